@@ -1,0 +1,394 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { createLogger } from '../util/logger.ts';
+import type { EngineCloseReason } from './errors.ts';
+import type { ResolvedEngineOptions } from './options.ts';
+import { EnginePacketType, decodePayload, isTextPacket, type WirePacket } from './packet.ts';
+import { PollingTransport, readBody } from './transports/polling.ts';
+import { PreparedPacket, WebSocketTransport } from './transports/websocket.ts';
+
+const log = createLogger('engine');
+
+/** An Engine.IO session id. Never the same thing as a Socket.IO socket id. */
+export type Sid = string;
+
+/** What the layers above may know of the request that opened a session. */
+export interface EngineHandshake {
+  /** The opening request's headers (empty when the server was told not to keep them). */
+  readonly headers: IncomingHttpHeaders;
+  /** The opening request's query parameters (first value of each). */
+  readonly query: Readonly<Record<string, string>>;
+  /** The peer's IP address. */
+  readonly address: string;
+  /** Whether the request came over TLS. */
+  readonly secure: boolean;
+  /** The opening request's URL. */
+  readonly url: string;
+  /** When the session opened (ms since the epoch). */
+  readonly time: number;
+}
+
+export type EngineReadyState = 'open' | 'closing' | 'closed';
+
+/** Callbacks of the layer above; plain fields rather than an EventEmitter keep each session small. */
+export interface EngineSocketListener {
+  onMessage(data: string | Buffer): void;
+  onClose(reason: EngineCloseReason): void;
+}
+
+/** Whatever the server must give a session: its options and a way to forget it. */
+export interface EngineSocketOwner {
+  readonly options: ResolvedEngineOptions;
+  forget(socket: EngineSocket): void;
+}
+
+/**
+ * One Engine.IO session: a transport (polling, later maybe websocket), the heartbeat, the
+ * upgrade, and the output buffer while no transport can take data.
+ */
+export class EngineSocket {
+  readyState: EngineReadyState = 'open';
+  transport: PollingTransport | WebSocketTransport;
+  /** The layer above; set right after the server announces the session. */
+  listener: EngineSocketListener | null = null;
+  /** A websocket that is probing to replace polling. */
+  private probe: WebSocketTransport | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  /** Output waiting for the next GET (polling only). */
+  private buffer: WirePacket[] = [];
+  private bufferedBytes = 0;
+  private flushScheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+  private closingReason: EngineCloseReason | null = null;
+
+  constructor(
+    readonly id: Sid,
+    private readonly owner: EngineSocketOwner,
+    transport: PollingTransport | WebSocketTransport,
+    readonly handshake: EngineHandshake,
+  ) {
+    this.transport = transport;
+    if (transport.name === 'websocket') this.bindWebSocket(transport);
+    this.timer = setTimeout(heartbeat, owner.options.pingInterval, this);
+  }
+
+  /** The open packet: exactly the keys the protocol lists, in its order. */
+  openPacket(): string {
+    const { pingInterval, pingTimeout, maxPayload, allowUpgrades, transports } = this.owner.options;
+    const upgrades = this.transport.name === 'polling' && allowUpgrades && transports.includes('websocket') ? ['websocket'] : [];
+    return EnginePacketType.OPEN + JSON.stringify({ sid: this.id, upgrades, pingInterval, pingTimeout, maxPayload });
+  }
+
+  /** Sends one message: a string as a text packet, a Buffer as a binary one. */
+  send(data: string | Buffer): void {
+    this.write(typeof data === 'string' ? EnginePacketType.MESSAGE + data : data);
+  }
+
+  /** Sends a message encoded once for many sessions (see {@link PreparedPacket}). */
+  sendPrepared(prepared: PreparedPacket): void {
+    if (this.readyState !== 'open') return;
+    const transport = this.transport;
+    if (transport.name === 'websocket') {
+      transport.sendPrepared(prepared);
+      this.checkBackpressure(transport);
+    } else {
+      this.write(prepared.packet);
+    }
+  }
+
+  /** Writes a raw Engine.IO packet. */
+  write(packet: WirePacket): void {
+    if (this.readyState !== 'open') return;
+    const transport = this.transport;
+    if (transport.name === 'websocket') {
+      transport.send(packet);
+      this.checkBackpressure(transport);
+      return;
+    }
+    this.buffer.push(packet);
+    this.bufferedBytes += packet.length;
+    if (this.bufferedBytes > this.owner.options.maxBufferedBytes) {
+      this.end('buffer overflow');
+      return;
+    }
+    if (transport.writable && !this.flushScheduled) {
+      // Everything written in this tick leaves in one response.
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flushPolling());
+    }
+  }
+
+  /**
+   * Closes the session from the server side: what is buffered still goes out first.
+   * @example socket.close()
+   */
+  close(reason: Extract<EngineCloseReason, 'forced close' | 'server shutting down'> = 'forced close'): void {
+    if (this.readyState !== 'open') return;
+    const transport = this.transport;
+    if (transport.name === 'polling' && !transport.writable && !this.probe) {
+      // Wait (briefly) for the client's next GET, so it learns the session is over.
+      this.readyState = 'closing';
+      this.clearTimer();
+      this.closingReason = reason;
+      this.timer = setTimeout(closeLater, this.owner.options.pingTimeout, this, reason);
+      return;
+    }
+    this.end(reason);
+  }
+
+  /** Ends the session now; `fromClient` means the client asked for it (its close packet). */
+  end(reason: EngineCloseReason, fromClient = false): void {
+    if (this.readyState === 'closed') return;
+    this.readyState = 'closed';
+    this.clearTimer();
+    this.dropProbe();
+    const transport = this.transport;
+    if (transport.name === 'polling') {
+      if (transport.writable) {
+        // A pending GET learns the outcome: a noop when the client closed, else the close packet.
+        transport.flush(fromClient ? [EnginePacketType.NOOP] : [...this.buffer, EnginePacketType.CLOSE]);
+      }
+    } else if (reason === 'transport error' || reason === 'parse error' || reason === 'buffer overflow' || reason === 'ping timeout') {
+      transport.terminate();
+    } else {
+      transport.close();
+    }
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    this.owner.forget(this);
+    log.debug(`session ${this.id} closed: ${reason}`);
+    const listener = this.listener;
+    this.listener = null;
+    listener?.onClose(reason);
+  }
+
+  /** Bytes of output not yet on the network (websocket) or not yet fetched (polling). */
+  get bufferedAmount(): number {
+    return this.transport.name === 'websocket' ? this.transport.bufferedAmount : this.bufferedBytes;
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+
+  /** One packet from the active transport. */
+  receive(packet: WirePacket): void {
+    if (this.readyState !== 'open') return;
+    if (typeof packet !== 'string') {
+      this.listener?.onMessage(packet);
+      return;
+    }
+    switch (packet.charCodeAt(0)) {
+      case 0x34 /* 4 message */:
+        this.listener?.onMessage(packet.slice(1));
+        return;
+      case 0x33 /* 3 pong */:
+        if (this.awaitingPong) {
+          this.awaitingPong = false;
+          this.clearTimer();
+          this.timer = setTimeout(heartbeat, this.owner.options.pingInterval, this);
+        }
+        return;
+      case 0x31 /* 1 close */:
+        this.end('transport close', true);
+        return;
+      case 0x36 /* 6 noop */:
+        return;
+      default:
+        // A ping from the client is the wrong direction in v4; anything else is not a packet here.
+        this.end(isTextPacket(packet) && packet.charCodeAt(0) === 0x32 ? 'transport error' : 'parse error');
+    }
+  }
+
+  // ---- polling --------------------------------------------------------------------------------
+
+  /** A GET or POST of this session's polling transport. */
+  onPollingRequest(req: IncomingMessage, res: ServerResponse): void {
+    const transport = this.transport;
+    if (transport.name !== 'polling') {
+      // Upgraded already: polling with this sid is over (reference: TRANSPORT_MISMATCH).
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+      return;
+    }
+    if (req.method === 'GET') this.onPoll(transport, req, res);
+    else this.onData(transport, req, res);
+  }
+
+  private onPoll(transport: PollingTransport, req: IncomingMessage, res: ServerResponse): void {
+    if (!transport.hold(req, res, () => this.end('transport close'))) {
+      // A second concurrent GET is a broken client: refuse it and end the session.
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+      this.end('transport error');
+      return;
+    }
+    if (this.readyState === 'closing') {
+      this.finishClosing();
+    } else if (this.probe) {
+      // Upgrading: release the client's poll so it can complete the switch.
+      transport.flush([EnginePacketType.NOOP]);
+    } else if (this.buffer.length > 0) {
+      this.flushPolling();
+    }
+  }
+
+  private onData(transport: PollingTransport, req: IncomingMessage, res: ServerResponse): void {
+    if (!transport.beginPost()) {
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+      this.end('transport error');
+      return;
+    }
+    if (req.headers['content-type'] === 'application/octet-stream') {
+      // Protocol v4 sends binary as base64 text; a raw binary body is not a v4 client.
+      transport.endPost();
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+      this.end('parse error');
+      return;
+    }
+    readBody(req, this.owner.options.maxPayload, (body, problem) => {
+      transport.endPost();
+      if (problem === 'too large') {
+        res.writeHead(413, { Connection: 'close' }).end();
+        this.end('transport error');
+        return;
+      }
+      if (problem === 'aborted') {
+        this.end('transport close');
+        return;
+      }
+      const packets = decodePayload(body);
+      if (!packets) {
+        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+        this.end('parse error');
+        return;
+      }
+      // Answer first: a close packet in the body ends the session, but the POST itself succeeded.
+      transport.ok(res);
+      for (const packet of packets) {
+        if (this.readyState !== 'open') break;
+        this.receive(packet);
+      }
+    });
+  }
+
+  private flushPolling(): void {
+    this.flushScheduled = false;
+    const transport = this.transport;
+    if (transport.name !== 'polling' || !transport.writable || this.buffer.length === 0 || this.readyState !== 'open') return;
+    const packets = this.buffer;
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    transport.flush(packets);
+  }
+
+  private finishClosing(): void {
+    this.end(this.closingReason ?? 'forced close');
+  }
+
+  // ---- websocket and upgrade ---------------------------------------------------------------------
+
+  private bindWebSocket(transport: WebSocketTransport): void {
+    const ws = transport.ws;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (this.transport !== transport) return;
+      this.receive(isBinary ? data : data.toString('utf8'));
+    });
+    ws.once('close', () => {
+      if (this.transport === transport) this.end('transport close');
+    });
+    ws.on('error', (err: Error) => {
+      log.debug(`session ${this.id} websocket error: ${err.message}`);
+      if (this.transport === transport) this.end('transport error');
+    });
+  }
+
+  /** A websocket that wants to take over this polling session (`2probe`, `3probe`, `5`). */
+  beginUpgrade(probe: WebSocketTransport): void {
+    if (this.probe || this.transport.name !== 'polling' || this.readyState !== 'open') {
+      // Upgraded already, or another probe is under way: the reference server accepts the
+      // websocket and closes it at once, leaving the session as it is.
+      probe.close();
+      return;
+    }
+    this.probe = probe;
+    const ws = probe.ws;
+    this.probeTimer = setTimeout(() => {
+      log.debug(`session ${this.id}: upgrade timed out`);
+      this.dropProbe();
+    }, this.owner.options.upgradeTimeout);
+    const onMessage = (data: Buffer, isBinary: boolean) => {
+      const text = isBinary ? '' : data.toString('utf8');
+      if (text === '2probe') {
+        probe.send('3probe');
+        const polling = this.transport;
+        if (polling.name === 'polling' && polling.writable) polling.flush([EnginePacketType.NOOP]);
+      } else if (text === EnginePacketType.UPGRADE && this.readyState === 'open') {
+        ws.off('message', onMessage);
+        ws.off('close', onProbeClosed);
+        this.completeUpgrade(probe);
+      } else {
+        this.dropProbe();
+      }
+    };
+    const onProbeClosed = () => {
+      if (this.probe === probe) this.dropProbe();
+    };
+    ws.on('message', onMessage);
+    ws.once('close', onProbeClosed);
+    ws.on('error', () => {
+      if (this.probe === probe) this.dropProbe();
+    });
+  }
+
+  private completeUpgrade(probe: WebSocketTransport): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    this.probe = null;
+    const polling = this.transport;
+    if (polling.name === 'polling' && polling.writable) polling.flush([EnginePacketType.NOOP]);
+    this.transport = probe;
+    this.bindWebSocket(probe);
+    const pending = this.buffer;
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    for (const packet of pending) probe.send(packet);
+    log.debug(`session ${this.id} upgraded to websocket`);
+  }
+
+  private dropProbe(): void {
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    this.probeTimer = null;
+    const probe = this.probe;
+    this.probe = null;
+    probe?.close();
+  }
+
+  // ---- heartbeat ------------------------------------------------------------------------------
+
+  /** Called by the session's single timer: send a ping, or give up on a missing pong. */
+  tick(): void {
+    this.timer = null;
+    if (this.awaitingPong) {
+      this.end('ping timeout');
+      return;
+    }
+    this.awaitingPong = true;
+    this.write(EnginePacketType.PING);
+    if (this.readyState === 'open') this.timer = setTimeout(heartbeat, this.owner.options.pingTimeout, this);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private checkBackpressure(transport: WebSocketTransport): void {
+    if (transport.bufferedAmount > this.owner.options.maxBufferedBytes) this.end('buffer overflow');
+  }
+}
+
+// Module-level timer callbacks take the socket as an argument: no closure per session.
+function heartbeat(socket: EngineSocket): void {
+  socket.tick();
+}
+
+function closeLater(socket: EngineSocket, reason: EngineCloseReason): void {
+  socket.end(reason);
+}

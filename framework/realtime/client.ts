@@ -1,0 +1,139 @@
+import type { EngineCloseReason, EngineSocket, EngineSocketListener } from '../engine/index.ts';
+import { Decoder, PacketType, encodePacket, type Packet } from '../protocol/index.ts';
+import { createLogger } from '../util/logger.ts';
+import type { DisconnectReason } from './errors.ts';
+import type { RealtimeServer } from './realtime-server.ts';
+import type { Socket } from './socket.ts';
+
+const log = createLogger('realtime');
+
+/**
+ * One Engine.IO session seen from the Socket.IO layer: it decodes packets, routes them to the
+ * namespace sockets multiplexed over the session, and owns their shared fate (a decode error or
+ * a throwing handler closes all of them, never the process).
+ */
+export class Client implements EngineSocketListener {
+  /** Joined namespaces by name. */
+  readonly sockets = new Map<string, Socket>();
+  private readonly decoder: Decoder;
+  private connecting: Set<string> | null = null;
+  private connectTimer: NodeJS.Timeout | null;
+  private closing: DisconnectReason | null = null;
+
+  constructor(
+    readonly server: RealtimeServer,
+    readonly conn: EngineSocket,
+  ) {
+    this.decoder = new Decoder({ maxAttachments: server.options.maxAttachments });
+    // A client that joins no namespace in time is closed (the protocol requires a CONNECT first).
+    this.connectTimer = setTimeout(closeIfIdle, server.options.connectTimeout, this);
+    conn.listener = this;
+  }
+
+  onMessage(data: string | Buffer): void {
+    let packet: Packet | undefined;
+    try {
+      packet = this.decoder.add(data);
+    } catch (err) {
+      log.debug(`closing session ${this.conn.id}: ${(err as Error).message}`);
+      this.conn.end('parse error');
+      return;
+    }
+    if (packet) this.route(packet);
+  }
+
+  onClose(reason: EngineCloseReason): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.decoder.reset();
+    const why: DisconnectReason = this.closing ?? reason;
+    for (const socket of [...this.sockets.values()]) socket.onClose(why);
+    this.sockets.clear();
+  }
+
+  /** Sends one packet to this client. */
+  writePacket(packet: Packet): void {
+    const parts = encodePacket(packet);
+    const conn = this.conn;
+    conn.send(parts[0]);
+    for (let i = 1; i < parts.length; i++) conn.send(parts[i]!);
+  }
+
+  /** Closes the whole connection: every namespace socket gets `reason`. */
+  close(reason: DisconnectReason = 'forced server close'): void {
+    if (this.conn.readyState === 'closed') return;
+    this.closing ??= reason;
+    for (const socket of [...this.sockets.values()]) socket.onClose(reason);
+    this.conn.close();
+  }
+
+  /**
+   * Runs user code for `socket`. A throw or a rejected promise is logged with its stack and closes
+   * this whole connection (TornadIO2's rule); it never reaches the process.
+   */
+  guard(socket: Socket, run: () => unknown, quiet = false): void {
+    try {
+      const result = run();
+      if (result instanceof Promise) result.catch((err: unknown) => this.fail(socket, err, quiet));
+    } catch (err) {
+      this.fail(socket, err, quiet);
+    }
+  }
+
+  /** @internal */
+  attach(socket: Socket): void {
+    this.sockets.set(socket.nsp.name, socket);
+    if (this.connectTimer) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = null;
+    }
+  }
+
+  /** @internal */
+  remove(socket: Socket): void {
+    if (this.sockets.get(socket.nsp.name) === socket) this.sockets.delete(socket.nsp.name);
+  }
+
+  /** @internal Marks a namespace join as under way (middlewares running) or done. */
+  pending(nsp: string, on: boolean): void {
+    if (on) (this.connecting ??= new Set()).add(nsp);
+    else this.connecting?.delete(nsp);
+  }
+
+  private route(packet: Packet): void {
+    if (packet.type === PacketType.CONNECT) {
+      if (this.sockets.has(packet.nsp) || this.connecting?.has(packet.nsp)) {
+        log.debug(`closing session ${this.conn.id}: second CONNECT to ${packet.nsp}`);
+        this.conn.end('parse error');
+        return;
+      }
+      const namespace = this.server.namespaces.get(packet.nsp);
+      if (!namespace) {
+        this.writePacket({ type: PacketType.CONNECT_ERROR, nsp: packet.nsp, data: { message: 'Invalid namespace' } });
+        return;
+      }
+      namespace.add(this, (packet.data as Record<string, unknown> | undefined) ?? {});
+      return;
+    }
+    const socket = this.sockets.get(packet.nsp);
+    if (!socket) {
+      // Anything but CONNECT for a namespace not joined is a protocol violation.
+      log.debug(`closing session ${this.conn.id}: packet for unjoined namespace ${packet.nsp}`);
+      this.conn.end('parse error');
+      return;
+    }
+    socket.onPacket(packet);
+  }
+
+  private fail(socket: Socket, err: unknown, quiet: boolean): void {
+    log.error(`a handler of ${socket.nsp.name} (socket ${socket.id}) threw${quiet ? '' : '; closing its connection'}`, err);
+    if (!quiet) this.close('handler error');
+  }
+}
+
+function closeIfIdle(client: Client): void {
+  if (client.sockets.size === 0) {
+    log.debug(`closing session ${client.conn.id}: no namespace joined in time`);
+    client.conn.close();
+  }
+}

@@ -1,0 +1,165 @@
+import { PacketType } from '../protocol/index.ts';
+import { createLogger } from '../util/logger.ts';
+import { InMemoryAdapter } from './adapter.ts';
+import { BroadcastOperator } from './broadcast-operator.ts';
+import type { Client } from './client.ts';
+import type { RealtimeServer } from './realtime-server.ts';
+import { Socket } from './socket.ts';
+import type { Room, SocketId } from './types.ts';
+
+const log = createLogger('realtime');
+
+/** An error a middleware passes to `next` to refuse a connection; `data` reaches the client too. */
+export interface ConnectRefusal extends Error {
+  data?: unknown;
+}
+
+/**
+ * Runs before a socket joins; call `next()` to let it in or `next(err)` to refuse it (the client
+ * gets `connect_error` with `err.message`). An async middleware may also resolve or reject.
+ */
+export type Middleware = (socket: Socket, next: (err?: ConnectRefusal) => void) => void | Promise<void>;
+
+export type ConnectionListener = (socket: Socket) => unknown;
+
+const EMPTY: ReadonlySet<Room> = new Set();
+
+/**
+ * A namespace: its own sockets, rooms, middleware and `connection` listeners. Several namespaces
+ * share one connection from the same client.
+ * @example io.of('/chat').on('connection', (socket) => socket.join('lobby'));
+ */
+export class Namespace {
+  readonly sockets = new Map<SocketId, Socket>();
+  readonly adapter: InMemoryAdapter;
+  private readonly middlewares: Middleware[] = [];
+  private readonly connectionListeners: ConnectionListener[] = [];
+
+  constructor(
+    readonly server: RealtimeServer,
+    readonly name: string,
+  ) {
+    this.adapter = new InMemoryAdapter(this);
+  }
+
+  /** Listens for sockets joining this namespace. */
+  on(event: 'connection' | 'connect', listener: ConnectionListener): this {
+    this.connectionListeners.push(listener);
+    return this;
+  }
+
+  off(event: 'connection' | 'connect', listener: ConnectionListener): this {
+    const at = this.connectionListeners.indexOf(listener);
+    if (at !== -1) this.connectionListeners.splice(at, 1);
+    return this;
+  }
+
+  /** Adds a middleware run for every socket before it joins. */
+  use(middleware: Middleware): this {
+    this.middlewares.push(middleware);
+    return this;
+  }
+
+  to(room: Room | readonly Room[]): BroadcastOperator {
+    return new BroadcastOperator(this, EMPTY, EMPTY).to(room);
+  }
+
+  in(room: Room | readonly Room[]): BroadcastOperator {
+    return this.to(room);
+  }
+
+  except(room: Room | readonly Room[]): BroadcastOperator {
+    return new BroadcastOperator(this, EMPTY, EMPTY).except(room);
+  }
+
+  /** Sends `event` to every socket of this namespace (encoded once). */
+  emit(event: string, ...args: unknown[]): true {
+    return new BroadcastOperator(this, EMPTY, EMPTY).emit(event, ...args);
+  }
+
+  send(...args: unknown[]): true {
+    return this.emit('message', ...args);
+  }
+
+  fetchSockets(): Socket[] {
+    return [...this.sockets.values()];
+  }
+
+  socketsJoin(room: Room | readonly Room[]): void {
+    for (const socket of this.sockets.values()) socket.join(room);
+  }
+
+  socketsLeave(room: Room): void {
+    for (const socket of this.sockets.values()) socket.leave(room);
+  }
+
+  disconnectSockets(close = false): void {
+    for (const socket of [...this.sockets.values()]) socket.disconnect(close);
+  }
+
+  /** @internal A client asked to join (its CONNECT packet). */
+  add(client: Client, auth: Record<string, unknown>): void {
+    const socket = new Socket(this, client, auth);
+    client.pending(this.name, true);
+    if (this.middlewares.length === 0) {
+      this.admit(socket);
+      return;
+    }
+    this.runMiddlewares(socket, 0);
+  }
+
+  /** @internal */
+  remove(socket: Socket): void {
+    if (this.sockets.get(socket.id) === socket) this.sockets.delete(socket.id);
+    this.adapter.delAll(socket.id);
+  }
+
+  private runMiddlewares(socket: Socket, index: number): void {
+    const middleware = this.middlewares[index];
+    if (!middleware) {
+      this.admit(socket);
+      return;
+    }
+    let called = false;
+    const next = (err?: ConnectRefusal) => {
+      if (called) return;
+      called = true;
+      if (err) this.refuse(socket, err);
+      else this.runMiddlewares(socket, index + 1);
+    };
+    try {
+      const result = middleware(socket, next);
+      if (result instanceof Promise) result.then(() => next(), (err: unknown) => next(asRefusal(err)));
+    } catch (err) {
+      next(asRefusal(err));
+    }
+  }
+
+  private refuse(socket: Socket, err: ConnectRefusal): void {
+    const client = socket.client;
+    client.pending(this.name, false);
+    if (client.conn.readyState !== 'open') return;
+    const data: { message: string; data?: unknown } = { message: err.message || 'Connection refused' };
+    if (err.data !== undefined) data.data = err.data;
+    client.writePacket({ type: PacketType.CONNECT_ERROR, nsp: this.name, data });
+  }
+
+  private admit(socket: Socket): void {
+    const client = socket.client;
+    client.pending(this.name, false);
+    if (client.conn.readyState !== 'open') return;
+    this.sockets.set(socket.id, socket);
+    client.attach(socket);
+    socket.connected = true;
+    client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: { sid: socket.id } });
+    for (const listener of this.connectionListeners) {
+      if (!socket.connected) break;
+      client.guard(socket, () => listener(socket));
+    }
+    log.debug(`socket ${socket.id} joined ${this.name}`);
+  }
+}
+
+function asRefusal(err: unknown): ConnectRefusal {
+  return err instanceof Error ? err : new Error(typeof err === 'string' ? err : 'Connection refused');
+}

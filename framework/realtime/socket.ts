@@ -1,0 +1,334 @@
+import type { EngineSocket, PreparedPacket } from '../engine/index.ts';
+import { PacketType, RESERVED_EVENTS, type Packet } from '../protocol/index.ts';
+import { BroadcastOperator } from './broadcast-operator.ts';
+import type { Client } from './client.ts';
+import { RealtimeError, type DisconnectReason } from './errors.ts';
+import type { Namespace } from './namespace.ts';
+import type { AckCallback, Handshake, Listener, Room, SocketId } from './types.ts';
+import { randomId } from './random-id.ts';
+
+/** Events the server itself raises on a socket; the client cannot send them. */
+export type SocketReservedEvent = 'disconnect' | 'disconnecting';
+
+/** An ack the client owes; `fail` is set when the sender wants to hear of a timeout or disconnect. */
+type PendingAck = AckCallback & { fail?: (err: Error) => void };
+
+/**
+ * One client's membership of one namespace: the object a `connection` listener receives.
+ * Events from the client are dispatched to `on` listeners (an ack function last when the client
+ * asked for one); `emit` sends to the client (a function last asks the client for an ack).
+ * @example
+ * io.on('connection', (socket) => {
+ *   socket.on('hello', (name, ack) => ack(`hi ${name}`));
+ *   socket.emit('welcome', socket.id);
+ * });
+ */
+export class Socket {
+  readonly id: SocketId;
+  connected = false;
+  private listeners: Map<string, Listener[]> | null = null;
+  private anyListeners: Listener[] | null = null;
+  private acks: Map<number, PendingAck> | null = null;
+  private nextAckId = 0;
+  private store: Record<string, unknown> | null = null;
+
+  constructor(
+    readonly nsp: Namespace,
+    readonly client: Client,
+    /** The CONNECT payload (the client's `auth` option). */
+    readonly auth: Readonly<Record<string, unknown>>,
+    id: SocketId = randomId(),
+  ) {
+    this.id = id;
+  }
+
+  /** Free-form data the application keeps with this socket. */
+  get data(): Record<string, unknown> {
+    return (this.store ??= {});
+  }
+
+  set data(value: Record<string, unknown>) {
+    this.store = value;
+  }
+
+  /** The Engine.IO session underneath (shared by all namespaces of the same client). */
+  get conn(): EngineSocket {
+    return this.client.conn;
+  }
+
+  get handshake(): Handshake {
+    const h = this.client.conn.handshake;
+    return {
+      headers: h.headers,
+      query: h.query,
+      auth: this.auth,
+      address: h.address,
+      secure: h.secure,
+      url: h.url,
+      issued: h.time,
+      time: new Date(h.time).toString(),
+    };
+  }
+
+  /** The rooms this socket is in, its own id first. */
+  get rooms(): Set<Room> {
+    return this.nsp.adapter.socketRooms(this.id);
+  }
+
+  get disconnected(): boolean {
+    return !this.connected;
+  }
+
+  // ---- listeners ------------------------------------------------------------------------------
+
+  on(event: string, listener: Listener): this {
+    const listeners = (this.listeners ??= new Map());
+    const list = listeners.get(event);
+    if (list) list.push(listener);
+    else listeners.set(event, [listener]);
+    return this;
+  }
+
+  once(event: string, listener: Listener): this {
+    const wrapper: Listener = (...args) => {
+      this.off(event, wrapper);
+      return listener(...args);
+    };
+    return this.on(event, wrapper);
+  }
+
+  off(event: string, listener?: Listener): this {
+    const list = this.listeners?.get(event);
+    if (!list) return this;
+    if (!listener) {
+      this.listeners!.delete(event);
+      return this;
+    }
+    const at = list.indexOf(listener);
+    if (at !== -1) list.splice(at, 1);
+    if (list.length === 0) this.listeners!.delete(event);
+    return this;
+  }
+
+  /** Listens to every event the client sends: `(event, ...args)`. */
+  onAny(listener: Listener): this {
+    (this.anyListeners ??= []).push(listener);
+    return this;
+  }
+
+  offAny(listener?: Listener): this {
+    if (!listener) this.anyListeners = null;
+    else if (this.anyListeners) this.anyListeners = this.anyListeners.filter((l) => l !== listener);
+    return this;
+  }
+
+  listenerCount(event: string): number {
+    return this.listeners?.get(event)?.length ?? 0;
+  }
+
+  // ---- sending --------------------------------------------------------------------------------
+
+  /**
+   * Sends `event` with `args` to this client. A function as the last argument is called with the
+   * client's acknowledgement. Returns false when the socket is disconnected (nothing is sent).
+   */
+  emit(event: string, ...args: unknown[]): boolean {
+    assertEmittable(event);
+    if (!this.connected) return false;
+    const last = args[args.length - 1];
+    const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args] };
+    if (typeof last === 'function') {
+      (packet.data as unknown[]).pop();
+      packet.id = this.registerAck(last as AckCallback);
+    }
+    this.client.writePacket(packet);
+    return true;
+  }
+
+  /** Emits and resolves with the client's acknowledgement (its first argument). */
+  emitWithAck(event: string, ...args: unknown[]): Promise<unknown> {
+    return new Promise((resolve) => this.emit(event, ...args, (value: unknown) => resolve(value)));
+  }
+
+  /**
+   * The same socket, but acknowledgements time out after `ms`: the callback then gets an error
+   * first (`ERR_ACK_TIMEOUT`, or `ERR_NOT_CONNECTED` if the socket goes away), else `null`.
+   * @example socket.timeout(1000).emit('ready?', (err, answer) => { ... });
+   */
+  timeout(ms: number): { emit(event: string, ...args: unknown[]): boolean; emitWithAck(event: string, ...args: unknown[]): Promise<unknown> } {
+    const emit = (event: string, ...args: unknown[]): boolean => {
+      const callback = args[args.length - 1];
+      if (typeof callback !== 'function') return this.emit(event, ...args);
+      args.pop();
+      assertEmittable(event);
+      if (!this.connected) {
+        queueMicrotask(() => (callback as AckCallback)(new RealtimeError('ERR_NOT_CONNECTED')));
+        return false;
+      }
+      const id = this.nextAckId++;
+      const answer: PendingAck = (...reply: unknown[]) => {
+        clearTimeout(timer);
+        (callback as AckCallback)(null, ...reply);
+      };
+      answer.fail = (err: Error) => {
+        clearTimeout(timer);
+        (callback as AckCallback)(err);
+      };
+      const timer = setTimeout(() => {
+        this.acks?.delete(id);
+        answer.fail!(new RealtimeError('ERR_ACK_TIMEOUT', `no acknowledgement of "${event}" within ${ms} ms`));
+      }, ms);
+      (this.acks ??= new Map()).set(id, answer);
+      this.client.writePacket({ type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args], id });
+      return true;
+    };
+    return {
+      emit,
+      emitWithAck: (event, ...args) =>
+        new Promise((resolve, reject) => emit(event, ...args, (err: Error | null, value: unknown) => (err ? reject(err) : resolve(value)))),
+    };
+  }
+
+  /** Emits a `message` event (what the client's `socket.on('message')` receives). */
+  send(...args: unknown[]): this {
+    this.emit('message', ...args);
+    return this;
+  }
+
+  // ---- rooms and broadcast --------------------------------------------------------------------
+
+  join(rooms: Room | readonly Room[]): void {
+    this.nsp.adapter.addAll(this.id, typeof rooms === 'string' ? [rooms] : rooms);
+  }
+
+  leave(room: Room): void {
+    this.nsp.adapter.del(this.id, room);
+  }
+
+  /** Everyone in `room` but this socket. */
+  to(room: Room | readonly Room[]): BroadcastOperator {
+    return this.broadcast.to(room);
+  }
+
+  in(room: Room | readonly Room[]): BroadcastOperator {
+    return this.to(room);
+  }
+
+  except(room: Room | readonly Room[]): BroadcastOperator {
+    return this.broadcast.except(room);
+  }
+
+  /** Everyone in this namespace but this socket. */
+  get broadcast(): BroadcastOperator {
+    return new BroadcastOperator(this.nsp, new Set(), new Set([this.id]));
+  }
+
+  /**
+   * Leaves this namespace (the client gets `disconnect` with "io server disconnect").
+   * With `close`, the whole connection closes, every namespace of it included.
+   */
+  disconnect(close = false): this {
+    if (!this.connected) return this;
+    if (close) {
+      this.client.close('forced server close');
+      return this;
+    }
+    this.client.writePacket({ type: PacketType.DISCONNECT, nsp: this.nsp.name });
+    this.onClose('server namespace disconnect');
+    return this;
+  }
+
+  // ---- internal -------------------------------------------------------------------------------
+
+  /** @internal Writes parts encoded once for a broadcast. */
+  writePrepared(parts: readonly PreparedPacket[]): void {
+    const conn = this.client.conn;
+    for (let i = 0; i < parts.length; i++) conn.sendPrepared(parts[i]!);
+  }
+
+  /** @internal A packet the client sent to this namespace. */
+  onPacket(packet: Packet): void {
+    switch (packet.type) {
+      case PacketType.EVENT:
+      case PacketType.BINARY_EVENT: {
+        const args = packet.data as unknown[];
+        const event = String(args[0]);
+        const rest = args.slice(1);
+        if (packet.id !== undefined) rest.push(this.replier(packet.id));
+        this.dispatch(event, rest);
+        return;
+      }
+      case PacketType.ACK:
+      case PacketType.BINARY_ACK: {
+        const pending = packet.id === undefined ? undefined : this.acks?.get(packet.id);
+        if (!pending) return; // unknown or already answered: nothing to do (not an error per spec)
+        this.acks!.delete(packet.id!);
+        this.client.guard(this, () => pending(...(packet.data as unknown[])));
+        return;
+      }
+      case PacketType.DISCONNECT:
+        this.onClose('client namespace disconnect');
+        return;
+      default:
+        // CONNECT for a namespace already joined, CONNECT_ERROR from a client: invalid state.
+        this.client.conn.end('parse error');
+    }
+  }
+
+  /** @internal Leaves the namespace and tells the listeners why. */
+  onClose(reason: DisconnectReason): void {
+    if (!this.connected) return;
+    this.emitReserved('disconnecting', reason);
+    this.connected = false;
+    this.nsp.remove(this);
+    this.client.remove(this);
+    const acks = this.acks;
+    this.acks = null;
+    if (acks) {
+      for (const pending of acks.values()) {
+        if (pending.fail) pending.fail(new RealtimeError('ERR_NOT_CONNECTED', `the socket disconnected (${reason}) before acknowledging`));
+      }
+    }
+    this.emitReserved('disconnect', reason);
+  }
+
+  /** @internal Calls the `connection`-time listeners of a reserved event. */
+  emitReserved(event: SocketReservedEvent, ...args: unknown[]): void {
+    const list = this.listeners?.get(event);
+    if (!list) return;
+    for (const listener of [...list]) this.client.guard(this, () => listener(...args), true);
+  }
+
+  private dispatch(event: string, args: unknown[]): void {
+    const any = this.anyListeners;
+    if (any) for (const listener of [...any]) this.client.guard(this, () => listener(event, ...args));
+    const list = this.listeners?.get(event);
+    if (!list) return;
+    if (list.length === 1) {
+      const only = list[0]!;
+      this.client.guard(this, () => only(...args));
+      return;
+    }
+    for (const listener of [...list]) this.client.guard(this, () => listener(...args));
+  }
+
+  /** The function handed to a listener to acknowledge packet `id`; it works once. */
+  private replier(id: number): AckCallback {
+    let sent = false;
+    return (...args: unknown[]) => {
+      if (sent || !this.connected) return;
+      sent = true;
+      this.client.writePacket({ type: PacketType.ACK, nsp: this.nsp.name, id, data: args });
+    };
+  }
+
+  private registerAck(callback: AckCallback): number {
+    const id = this.nextAckId++;
+    (this.acks ??= new Map()).set(id, callback);
+    return id;
+  }
+}
+
+function assertEmittable(event: string): void {
+  if (RESERVED_EVENTS.has(event)) throw new RealtimeError('ERR_RESERVED_EVENT', `"${event}" is a reserved event name and cannot be emitted`);
+}
