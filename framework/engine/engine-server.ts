@@ -32,6 +32,8 @@ const NO_HEADERS = Object.freeze({});
 export class EngineServer extends EventEmitter<EngineServerEvents> implements EngineSocketOwner {
   readonly options: ResolvedEngineOptions;
   readonly clients = new Map<Sid, EngineSocket>();
+  /** Running totals for statistics; cheap increments on the hot path. */
+  readonly counters = { sessionsOpened: 0, maxSessions: 0, packetsSent: 0, packetsReceived: 0 };
   private readonly wss: WebSocketServer;
   private httpServer: HttpServer | null = null;
   private detach: (() => void) | null = null;
@@ -211,6 +213,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     if (sid !== undefined) {
       const client = this.clients.get(sid);
       if (!client || client.readyState !== 'open') return EngineHttpError.UNKNOWN_SID;
+      if (this.options.verifyRemoteIp && client.handshake.address !== (req.socket.remoteAddress ?? '')) return EngineHttpError.FORBIDDEN;
       if (upgrade) return this.options.allowUpgrades ? undefined : EngineHttpError.BAD_REQUEST;
       // Polling with the sid of a session that moved to websocket: the transports do not match.
       return client.transport.name === 'polling' ? undefined : EngineHttpError.BAD_REQUEST;
@@ -259,6 +262,8 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     };
     const socket = new EngineSocket(newSid(), this, transport, handshake);
     this.clients.set(socket.id, socket);
+    this.counters.sessionsOpened++;
+    if (this.clients.size > this.counters.maxSessions) this.counters.maxSessions = this.clients.size;
     log.debug(`session ${socket.id} opened over ${transport.name}`);
     return socket;
   }

@@ -38,6 +38,7 @@ export interface EngineSocketListener {
 /** Whatever the server must give a session: its options and a way to forget it. */
 export interface EngineSocketOwner {
   readonly options: ResolvedEngineOptions;
+  readonly counters: { packetsSent: number; packetsReceived: number };
   forget(socket: EngineSocket): void;
 }
 
@@ -89,6 +90,7 @@ export class EngineSocket {
     if (this.readyState !== 'open') return;
     const transport = this.transport;
     if (transport.name === 'websocket') {
+      this.owner.counters.packetsSent++;
       transport.sendPrepared(prepared);
       this.checkBackpressure(transport);
     } else {
@@ -99,6 +101,7 @@ export class EngineSocket {
   /** Writes a raw Engine.IO packet. */
   write(packet: WirePacket): void {
     if (this.readyState !== 'open') return;
+    this.owner.counters.packetsSent++;
     const transport = this.transport;
     if (transport.name === 'websocket') {
       transport.send(packet);
@@ -172,6 +175,7 @@ export class EngineSocket {
   /** One packet from the active transport. */
   receive(packet: WirePacket): void {
     if (this.readyState !== 'open') return;
+    this.owner.counters.packetsReceived++;
     if (typeof packet !== 'string') {
       this.listener?.onMessage(packet);
       return;
@@ -226,6 +230,8 @@ export class EngineSocket {
       transport.flush([EnginePacketType.NOOP]);
     } else if (this.buffer.length > 0) {
       this.flushPolling();
+    } else if (this.owner.options.maxPollDuration > 0) {
+      setTimeout(releasePoll, this.owner.options.maxPollDuration, transport, res).unref();
     }
   }
 
@@ -387,6 +393,10 @@ export class EngineSocket {
 // Module-level timer callbacks take the socket as an argument: no closure per session.
 function heartbeat(socket: EngineSocket): void {
   socket.tick();
+}
+
+function releasePoll(transport: PollingTransport, res: ServerResponse): void {
+  if (transport.isHolding(res)) transport.flush([EnginePacketType.NOOP]);
 }
 
 function closeLater(socket: EngineSocket, reason: EngineCloseReason): void {

@@ -71,6 +71,19 @@ export interface EngineOptions {
    */
   allowRequest?: AllowRequest | null;
   /**
+   * Refuse (403) polling requests and upgrades of a session that come from another IP address than
+   * the one that opened it (TornadIO2's `verify_remote_ip`). Leave off behind proxies that spread a
+   * client over several addresses.
+   * @default false
+   */
+  verifyRemoteIp?: boolean;
+  /**
+   * Longest time, in ms, a long-polling GET is held open with nothing to send before it is answered
+   * with a noop (TornadIO2's `xhr_polling_timeout`); 0 holds it until there is data or a ping.
+   * @default 0
+   */
+  maxPollDuration?: number;
+  /**
    * Keep the handshake's headers on the session (`socket.handshake.headers`) for the layers above.
    * @default true
    */
@@ -91,6 +104,8 @@ export const ENGINE_DEFAULTS: Required<EngineOptions> = {
   allowedOrigins: [],
   allowRequest: null,
   keepHeaders: true,
+  verifyRemoteIp: false,
+  maxPollDuration: 0,
 };
 
 const TIMER_MAX = 2 ** 31 - 1;
@@ -122,6 +137,8 @@ export const ENGINE_SCHEMA: OptionSchema<EngineOptions> = {
     check: (value) => (value === null || typeof value === 'function' ? undefined : 'must be a function'),
   },
   keepHeaders: { kind: 'boolean' },
+  verifyRemoteIp: { kind: 'boolean' },
+  maxPollDuration: { kind: 'number', min: 0, max: TIMER_MAX, integer: true },
 };
 
 function isOrigin(value: unknown): boolean {

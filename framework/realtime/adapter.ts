@@ -1,5 +1,5 @@
 import { EnginePacketType, PreparedPacket } from '../engine/index.ts';
-import { encodePacket, type Packet } from '../protocol/index.ts';
+import { PacketType, encodePacket, type Packet } from '../protocol/index.ts';
 import type { Namespace } from './namespace.ts';
 import type { Room, SocketId } from './types.ts';
 
@@ -76,6 +76,12 @@ export class InMemoryAdapter {
 
   /** Delivers `packet` to the sockets `target` selects, encoding it once for all of them. */
   broadcast(packet: Packet, target: BroadcastTarget): void {
+    const recovery = this.nsp.recovery;
+    if (recovery && packet.type === PacketType.EVENT && packet.id === undefined) {
+      // Logged without its offset; the offset rides along as the last argument.
+      const data = packet.data as unknown[];
+      data.push(recovery.record(data.slice(), target));
+    }
     const parts = prepare(packet);
     const sockets = this.nsp.sockets;
     if (target.rooms.size === 0 && target.except.size === 0) {

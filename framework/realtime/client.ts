@@ -47,7 +47,7 @@ export class Client implements EngineSocketListener {
     this.connectTimer = null;
     this.decoder.reset();
     const why: DisconnectReason = this.closing ?? reason;
-    for (const socket of [...this.sockets.values()]) socket.onClose(why);
+    for (const socket of [...this.sockets.values()]) socket.handleClose(why);
     this.sockets.clear();
   }
 
@@ -63,7 +63,7 @@ export class Client implements EngineSocketListener {
   close(reason: DisconnectReason = 'forced server close'): void {
     if (this.conn.readyState === 'closed') return;
     this.closing ??= reason;
-    for (const socket of [...this.sockets.values()]) socket.onClose(reason);
+    for (const socket of [...this.sockets.values()]) socket.handleClose(reason);
     this.conn.close();
   }
 
@@ -107,7 +107,7 @@ export class Client implements EngineSocketListener {
         this.conn.end('parse error');
         return;
       }
-      const namespace = this.server.namespaces.get(packet.nsp);
+      const namespace = this.server.namespaces.get(packet.nsp) ?? this.server.namespaceResolver?.(packet.nsp, this);
       if (!namespace) {
         this.writePacket({ type: PacketType.CONNECT_ERROR, nsp: packet.nsp, data: { message: 'Invalid namespace' } });
         return;
@@ -122,7 +122,7 @@ export class Client implements EngineSocketListener {
       this.conn.end('parse error');
       return;
     }
-    socket.onPacket(packet);
+    socket.handlePacket(packet);
   }
 
   private fail(socket: Socket, err: unknown, quiet: boolean): void {

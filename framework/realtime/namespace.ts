@@ -1,6 +1,8 @@
 import { PacketType } from '../protocol/index.ts';
 import { createLogger } from '../util/logger.ts';
 import { InMemoryAdapter } from './adapter.ts';
+import { randomId } from './random-id.ts';
+import { RecoveryLog, type RestoredSession } from './recovery.ts';
 import { BroadcastOperator } from './broadcast-operator.ts';
 import type { Client } from './client.ts';
 import type { RealtimeServer } from './realtime-server.ts';
@@ -22,6 +24,8 @@ export type Middleware = (socket: Socket, next: (err?: ConnectRefusal) => void) 
 
 export type ConnectionListener = (socket: Socket) => unknown;
 
+export type SocketClass = new (nsp: Namespace, client: Client, auth: Record<string, unknown>, id?: string) => Socket;
+
 const EMPTY: ReadonlySet<Room> = new Set();
 
 /**
@@ -32,14 +36,25 @@ const EMPTY: ReadonlySet<Room> = new Set();
 export class Namespace {
   readonly sockets = new Map<SocketId, Socket>();
   readonly adapter: InMemoryAdapter;
+  /** Packets and dropped sockets kept for connection state recovery, when it is on. */
+  readonly recovery: RecoveryLog | null;
+  /** The class of the sockets this namespace creates (SocketConnection subclasses set it). */
+  socketClass: SocketClass = Socket;
   private readonly middlewares: Middleware[] = [];
   private readonly connectionListeners: ConnectionListener[] = [];
+
+  private get skipMiddlewaresOnRecovery(): boolean {
+    const recovery = this.server.options.connectionStateRecovery;
+    return recovery !== false && recovery.skipMiddlewares;
+  }
 
   constructor(
     readonly server: RealtimeServer,
     readonly name: string,
   ) {
     this.adapter = new InMemoryAdapter(this);
+    const recovery = server.options.connectionStateRecovery;
+    this.recovery = recovery ? new RecoveryLog(recovery.maxDisconnectionDuration) : null;
   }
 
   /** Listens for sockets joining this namespace. */
@@ -99,25 +114,42 @@ export class Namespace {
 
   /** @internal A client asked to join (its CONNECT packet). */
   add(client: Client, auth: Record<string, unknown>): void {
-    const socket = new Socket(this, client, auth);
     client.pending(this.name, true);
-    if (this.middlewares.length === 0) {
-      this.admit(socket);
-      return;
+    const recovery = this.recovery;
+    if (recovery && typeof auth.pid === 'string') {
+      // A returning client: its pid and last offset are ours, not part of its auth.
+      const { pid, offset, ...rest } = auth;
+      auth = rest;
+      const restored = recovery.restore(pid, offset);
+      if (restored && !this.sockets.has(restored.sid)) {
+        const socket = new this.socketClass(this, client, auth, restored.sid);
+        socket.pid = restored.pid;
+        socket.outbox = [];
+        if (this.skipMiddlewaresOnRecovery) this.admit(socket, restored);
+        else this.runMiddlewares(socket, 0, restored);
+        return;
+      }
     }
-    this.runMiddlewares(socket, 0);
+    const socket = new this.socketClass(this, client, auth);
+    if (recovery) socket.pid = randomId();
+    socket.outbox = [];
+    if (this.middlewares.length === 0) this.admit(socket);
+    else this.runMiddlewares(socket, 0);
   }
 
   /** @internal */
   remove(socket: Socket): void {
-    if (this.sockets.get(socket.id) === socket) this.sockets.delete(socket.id);
+    if (this.sockets.get(socket.id) === socket) {
+      this.sockets.delete(socket.id);
+      this.server.counters.activeConnections--;
+    }
     this.adapter.delAll(socket.id);
   }
 
-  private runMiddlewares(socket: Socket, index: number): void {
+  private runMiddlewares(socket: Socket, index: number, restored?: RestoredSession): void {
     const middleware = this.middlewares[index];
     if (!middleware) {
-      this.admit(socket);
+      this.admit(socket, restored);
       return;
     }
     let called = false;
@@ -125,7 +157,7 @@ export class Namespace {
       if (called) return;
       called = true;
       if (err) this.refuse(socket, err);
-      else this.runMiddlewares(socket, index + 1);
+      else this.runMiddlewares(socket, index + 1, restored);
     };
     try {
       const result = middleware(socket, next);
@@ -136,6 +168,7 @@ export class Namespace {
   }
 
   private refuse(socket: Socket, err: ConnectRefusal): void {
+    socket.outbox = null;
     const client = socket.client;
     client.pending(this.name, false);
     if (client.conn.readyState !== 'open') return;
@@ -144,14 +177,29 @@ export class Namespace {
     client.writePacket({ type: PacketType.CONNECT_ERROR, nsp: this.name, data });
   }
 
-  private admit(socket: Socket): void {
+  private admit(socket: Socket, restored?: RestoredSession): void {
     const client = socket.client;
     client.pending(this.name, false);
     if (client.conn.readyState !== 'open') return;
     this.sockets.set(socket.id, socket);
     client.attach(socket);
     socket.connected = true;
-    client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: { sid: socket.id } });
+    const counters = this.server.counters;
+    counters.connectionsOpened++;
+    if (++counters.activeConnections > counters.maxConnections) counters.maxConnections = counters.activeConnections;
+    if (restored) {
+      socket.join(restored.rooms);
+      socket.data = restored.data as Record<string, unknown>;
+      socket.recovered = true;
+    }
+    if (this.recovery) socket.since = this.recovery.head;
+    // With recovery on, the reply carries the private id the client presents when it returns.
+    const reply = socket.pid === null ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
+    client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: reply });
+    if (restored) for (const data of restored.missed) client.writePacket({ type: PacketType.EVENT, nsp: this.name, data });
+    const outbox = socket.outbox;
+    socket.outbox = null;
+    if (outbox) for (const [event, args] of outbox) socket.emit(event, ...args);
     for (const listener of this.connectionListeners) {
       if (!socket.connected) break;
       client.guard(socket, () => listener(socket));

@@ -6,6 +6,7 @@ import { Client } from './client.ts';
 import { serveClientBundle } from './client-bundle.ts';
 import { RealtimeError } from './errors.ts';
 import { Namespace, type ConnectionListener, type Middleware } from './namespace.ts';
+import type { RecoveryOptions } from './recovery.ts';
 import type { Room } from './types.ts';
 
 export interface RealtimeOptions extends EngineOptions {
@@ -29,9 +30,18 @@ export interface RealtimeOptions extends EngineOptions {
    * @default 10
    */
   maxAttachments?: number;
+  /**
+   * Connection state recovery: a client that drops and returns within `maxDisconnectionDuration`
+   * gets its socket id, rooms, `data` and the events it missed. While on, every event carries its
+   * offset as a last string argument (socket.io-client reads it). `false` turns it off.
+   * @default false
+   */
+  connectionStateRecovery?: RecoveryOptions | false;
 }
 
-type RealtimeOnly = Required<Pick<RealtimeOptions, 'connectTimeout' | 'serveClient' | 'maxAttachments'>>;
+type RealtimeOnly = Required<Pick<RealtimeOptions, 'connectTimeout' | 'serveClient' | 'maxAttachments'>> & {
+  readonly connectionStateRecovery: Required<RecoveryOptions> | false;
+};
 
 const REALTIME_DEFAULTS: Required<RealtimeOptions> = {
   ...ENGINE_DEFAULTS,
@@ -39,6 +49,7 @@ const REALTIME_DEFAULTS: Required<RealtimeOptions> = {
   connectTimeout: 45_000,
   serveClient: true,
   maxAttachments: 10,
+  connectionStateRecovery: false,
 };
 
 const REALTIME_SCHEMA: OptionSchema<RealtimeOptions> = {
@@ -46,6 +57,23 @@ const REALTIME_SCHEMA: OptionSchema<RealtimeOptions> = {
   connectTimeout: { kind: 'number', min: 1, max: 2 ** 31 - 1, integer: true },
   serveClient: { kind: 'boolean' },
   maxAttachments: { kind: 'number', min: 0, integer: true },
+  connectionStateRecovery: {
+    kind: 'custom',
+    check: (value) => {
+      if (value === false) return undefined;
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be false or an object';
+      for (const [key, v] of Object.entries(value)) {
+        if (key === 'maxDisconnectionDuration') {
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) return 'has a maxDisconnectionDuration that must be a whole number of ms, at least 1';
+        } else if (key === 'skipMiddlewares') {
+          if (typeof v !== 'boolean') return 'has a skipMiddlewares that must be true or false';
+        } else {
+          return `has an unknown key "${key}" (known: maxDisconnectionDuration, skipMiddlewares)`;
+        }
+      }
+      return undefined;
+    },
+  },
 };
 
 /** A namespace name: `/`, then no `,` or `?` (they delimit the name on the wire). */
@@ -62,12 +90,20 @@ export class RealtimeServer {
   readonly options: Readonly<RealtimeOnly> & Readonly<Required<EngineOptions>>;
   readonly engine: EngineServer;
   readonly namespaces = new Map<string, Namespace>();
+  /** Running totals of namespace connections, for statistics. */
+  readonly counters = { connectionsOpened: 0, activeConnections: 0, maxConnections: 0 };
+  /**
+   * Decides what to do with a CONNECT to a namespace that does not exist: return one to admit the
+   * client there (created on demand), or undefined to answer "Invalid namespace".
+   */
+  namespaceResolver: ((name: string, client: Client) => Namespace | undefined) | null = null;
 
   constructor(options?: RealtimeOptions) {
     const resolved = resolveOptions('realtime', REALTIME_SCHEMA, REALTIME_DEFAULTS, options, (m) => new RealtimeError('ERR_REALTIME_OPTION', m));
-    const { connectTimeout, serveClient, maxAttachments, ...engineOptions } = resolved;
+    const { connectTimeout, serveClient, maxAttachments, connectionStateRecovery: recovery, ...engineOptions } = resolved;
     this.engine = new EngineServer(engineOptions);
-    this.options = Object.freeze({ ...this.engine.options, connectTimeout, serveClient, maxAttachments });
+    const connectionStateRecovery = recovery === false ? false : { maxDisconnectionDuration: 120_000, skipMiddlewares: true, ...recovery };
+    this.options = Object.freeze({ ...this.engine.options, connectTimeout, serveClient, maxAttachments, connectionStateRecovery });
     this.engine.on('connection', (conn) => new Client(this, conn));
     this.of('/');
   }
@@ -121,5 +157,6 @@ export class RealtimeServer {
   /** Closes every connection (reason `server shutting down`) and detaches from the HTTP server. */
   close(): void {
     this.engine.close();
+    for (const namespace of this.namespaces.values()) namespace.recovery?.close();
   }
 }

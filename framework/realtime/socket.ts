@@ -26,11 +26,19 @@ type PendingAck = AckCallback & { fail?: (err: Error) => void };
 export class Socket {
   readonly id: SocketId;
   connected = false;
+  /** With connection state recovery: the private id the client presents to get this socket back. */
+  pid: string | null = null;
+  /** True when this socket is one that dropped and came back with its state (recovery). */
+  recovered = false;
+  /** @internal Recovery offset this socket had seen when it connected. */
+  since = 0;
   private listeners: Map<string, Listener[]> | null = null;
   private anyListeners: Listener[] | null = null;
   private acks: Map<number, PendingAck> | null = null;
   private nextAckId = 0;
   private store: Record<string, unknown> | null = null;
+  /** @internal Emits made while the socket was still joining. */
+  outbox: Array<[string, unknown[]]> | null = null;
 
   constructor(
     readonly nsp: Namespace,
@@ -134,12 +142,21 @@ export class Socket {
    */
   emit(event: string, ...args: unknown[]): boolean {
     assertEmittable(event);
-    if (!this.connected) return false;
+    if (!this.connected) {
+      if (!this.outbox) return false;
+      // Still joining (middlewares, onOpen): sent right after the CONNECT reply.
+      this.outbox.push([event, args]);
+      return true;
+    }
     const last = args[args.length - 1];
     const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args] };
     if (typeof last === 'function') {
       (packet.data as unknown[]).pop();
       packet.id = this.registerAck(last as AckCallback);
+    } else if (this.nsp.recovery) {
+      // Logged like a broadcast to this socket alone, so it can be replayed if the client drops.
+      this.nsp.adapter.broadcast(packet, { rooms: new Set([this.id]), except: NO_ROOMS });
+      return true;
     }
     this.client.writePacket(packet);
     return true;
@@ -234,7 +251,7 @@ export class Socket {
       return this;
     }
     this.client.writePacket({ type: PacketType.DISCONNECT, nsp: this.nsp.name });
-    this.onClose('server namespace disconnect');
+    this.handleClose('server namespace disconnect');
     return this;
   }
 
@@ -247,15 +264,12 @@ export class Socket {
   }
 
   /** @internal A packet the client sent to this namespace. */
-  onPacket(packet: Packet): void {
+  handlePacket(packet: Packet): void {
     switch (packet.type) {
       case PacketType.EVENT:
       case PacketType.BINARY_EVENT: {
         const args = packet.data as unknown[];
-        const event = String(args[0]);
-        const rest = args.slice(1);
-        if (packet.id !== undefined) rest.push(this.replier(packet.id));
-        this.dispatch(event, rest);
+        this.dispatchEvent(String(args[0]), args.slice(1), packet.id === undefined ? undefined : this.replier(packet.id));
         return;
       }
       case PacketType.ACK:
@@ -267,7 +281,7 @@ export class Socket {
         return;
       }
       case PacketType.DISCONNECT:
-        this.onClose('client namespace disconnect');
+        this.handleClose('client namespace disconnect');
         return;
       default:
         // CONNECT for a namespace already joined, CONNECT_ERROR from a client: invalid state.
@@ -276,9 +290,14 @@ export class Socket {
   }
 
   /** @internal Leaves the namespace and tells the listeners why. */
-  onClose(reason: DisconnectReason): void {
+  handleClose(reason: DisconnectReason): void {
     if (!this.connected) return;
     this.emitReserved('disconnecting', reason);
+    const recovery = this.nsp.recovery;
+    if (recovery && this.pid !== null && RECOVERABLE.has(reason)) {
+      const rooms = [...this.nsp.adapter.socketRooms(this.id)].slice(1);
+      recovery.save({ sid: this.id, pid: this.pid, rooms, data: this.store ?? {}, since: this.since });
+    }
     this.connected = false;
     this.nsp.remove(this);
     this.client.remove(this);
@@ -299,7 +318,12 @@ export class Socket {
     for (const listener of [...list]) this.client.guard(this, () => listener(...args), true);
   }
 
-  private dispatch(event: string, args: unknown[]): void {
+  /**
+   * Delivers one event from the client to this socket's listeners, the ack function last when the
+   * client asked for one. Subclasses (SocketConnection) route events their own way.
+   */
+  protected dispatchEvent(event: string, args: unknown[], ack: AckCallback | undefined): void {
+    if (ack) args.push(ack);
     const any = this.anyListeners;
     if (any) for (const listener of [...any]) this.client.guard(this, () => listener(event, ...args));
     const list = this.listeners?.get(event);
@@ -328,6 +352,18 @@ export class Socket {
     return id;
   }
 }
+
+const NO_ROOMS: ReadonlySet<Room> = new Set();
+
+/** Reasons after which the client may come back and recover its state (the rest are deliberate). */
+const RECOVERABLE: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>([
+  'transport error',
+  'transport close',
+  'forced close',
+  'ping timeout',
+  'server shutting down',
+  'forced server close',
+]);
 
 function assertEmittable(event: string): void {
   if (RESERVED_EVENTS.has(event)) throw new RealtimeError('ERR_RESERVED_EVENT', `"${event}" is a reserved event name and cannot be emitted`);

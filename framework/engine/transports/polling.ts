@@ -18,8 +18,9 @@ export class PollingTransport {
     return this.pending !== null;
   }
 
-  get busyReading(): boolean {
-    return this.posting;
+  /** True while `res` is the GET being held. */
+  isHolding(res: ServerResponse): boolean {
+    return this.pending === res;
   }
 
   /** Holds `res` until there is something to send. Returns false if a GET is already pending. */

@@ -1,3 +1,4 @@
+import * as wsModule from 'ws';
 import WebSocket from 'ws';
 import type { WirePacket } from '../packet.ts';
 
@@ -27,7 +28,8 @@ interface WsSenderClass {
   frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[];
 }
 
-const Sender = (WebSocket as unknown as { Sender: WsSenderClass }).Sender;
+// ws exports its frame builder (`Sender`) but its type definitions do not declare it.
+const Sender = (wsModule as unknown as { Sender?: WsSenderClass }).Sender;
 
 /** One Engine.IO websocket transport: one packet per frame, binary messages as binary frames. */
 export class WebSocketTransport {
@@ -53,7 +55,7 @@ export class WebSocketTransport {
     const sender = internals._sender;
     // Writing a pre-built frame is only sound when ws has nothing queued and no extension
     // (permessage-deflate) rewrites frames; otherwise fall back to a normal send.
-    if (!sender || sender._state !== 0 || typeof sender.sendFrame !== 'function' || hasExtensions(internals)) {
+    if (!Sender || !sender || sender._state !== 0 || typeof sender.sendFrame !== 'function' || hasExtensions(internals)) {
       this.send(prepared.packet);
       return;
     }
@@ -79,7 +81,7 @@ function hasExtensions(internals: WsInternals): boolean {
 
 function frameOf(packet: WirePacket): Buffer[] {
   const binary = typeof packet !== 'string';
-  return Sender.frame(binary ? packet : Buffer.from(packet), {
+  return Sender!.frame(binary ? packet : Buffer.from(packet), {
     fin: true,
     rsv1: false,
     opcode: binary ? 2 : 1,
