@@ -128,12 +128,14 @@ export class EngineSocket {
   close(reason: Extract<EngineCloseReason, 'forced close' | 'server shutting down'> = 'forced close'): void {
     if (this.readyState !== 'open') return;
     const transport = this.transport;
-    if (transport.name === 'polling' && !transport.writable && !this.probe) {
-      // Wait (briefly) for the client's next GET, so it learns the session is over.
+    if (reason === 'forced close' && transport.name === 'polling' && !transport.writable && !this.probe) {
+      // Wait (briefly) for the client's next GET, so it gets what is buffered and learns the
+      // session is over. A shutting-down server does not wait: the next poll gets 400.
       this.readyState = 'closing';
       this.clearTimer();
       this.closingReason = reason;
       this.timer = setTimeout(closeLater, this.owner.options.pingTimeout, this, reason);
+      this.timer.unref();
       return;
     }
     this.end(reason);
