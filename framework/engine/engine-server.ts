@@ -212,7 +212,10 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     const sid = query.sid;
     if (sid !== undefined) {
       const client = this.clients.get(sid);
-      if (!client || client.readyState !== 'open') return EngineHttpError.UNKNOWN_SID;
+      // A closing session still takes its next GET: that is how the client learns it is over.
+      if (!client || client.readyState === 'closed' || (client.readyState === 'closing' && (upgrade || req.method !== 'GET'))) {
+        return EngineHttpError.UNKNOWN_SID;
+      }
       if (this.options.verifyRemoteIp && client.handshake.address !== (req.socket.remoteAddress ?? '')) return EngineHttpError.FORBIDDEN;
       if (upgrade) return this.options.allowUpgrades ? undefined : EngineHttpError.BAD_REQUEST;
       // Polling with the sid of a session that moved to websocket: the transports do not match.

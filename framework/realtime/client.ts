@@ -107,7 +107,7 @@ export class Client implements EngineSocketListener {
         this.conn.end('parse error');
         return;
       }
-      const namespace = this.server.namespaces.get(packet.nsp) ?? this.server.namespaceResolver?.(packet.nsp, this);
+      const namespace = this.server.namespaces.get(packet.nsp) ?? this.resolve(packet.nsp);
       if (!namespace) {
         this.writePacket({ type: PacketType.CONNECT_ERROR, nsp: packet.nsp, data: { message: 'Invalid namespace' } });
         return;
@@ -123,6 +123,18 @@ export class Client implements EngineSocketListener {
       return;
     }
     socket.handlePacket(packet);
+  }
+
+  /** Asks the server's resolver for a namespace created on demand; its errors stay here. */
+  private resolve(name: string): ReturnType<NonNullable<RealtimeServer['namespaceResolver']>> {
+    const resolver = this.server.namespaceResolver;
+    if (!resolver) return undefined;
+    try {
+      return resolver(name, this);
+    } catch (err) {
+      log.error(`resolving namespace ${JSON.stringify(name)} threw; answering "Invalid namespace"`, err);
+      return undefined;
+    }
   }
 
   private fail(socket: Socket, err: unknown, quiet: boolean): void {
