@@ -1,6 +1,10 @@
 /**
  * The public surface of mojo-ts. Apps import from here and nowhere else.
  */
+export { defineConfig, resolveConfig, ConfigError, type MojoConfig, type ResolvedConfig, type MojoSocketOptions } from './config.ts';
+export { MojoApplication, channelOf, type MojoApplicationOptions } from './apps/index.ts';
+export { MojoRequestHandler, HttpError, login, logout, currentUser, UserStore, UserError, type User, type AppInfo } from './http/index.ts';
+export { CURRENT_SESSIONS, LOGGED_IN_SESSIONS, SessionRegistry, ConnectionGroup, MojoSocketHandler, type SessionId, type UserId, type RegistryAdapter, type Identity } from './sessions/index.ts';
 export {
   SocketConnection,
   event,

@@ -134,6 +134,12 @@ export class SocketConnection<Emits extends EventMap = DefaultEvents> extends So
 
   // ---- plumbing -------------------------------------------------------------------------------
 
+  /** @internal Runs before `onOpen` (subclasses of the framework resolve identity here). */
+  prepareOpen(): void | Promise<void> {}
+
+  /** @internal Runs once the connection is admitted, before any `connection` listener. */
+  afterOpen(): void {}
+
   protected override dispatchEvent(event: string, args: unknown[], ack: AckCallback | undefined): void {
     const handler = event === 'message' ? undefined : eventTable(this.constructor).get(event);
     const task = () => (event === 'message' ? this.onMessage(args[0]) : this.onEvent(event, args, args.length === 1 && isPlainObject(args[0]) ? args[0] : undefined));

@@ -173,17 +173,29 @@ export class SocketRouter {
         if (err !== undefined) log.error(`onOpen of ${cls.name} for ${path} threw; refusing the connection`, err);
         next(new Error('Connection refused by the server'));
       };
-      let verdict: ReturnType<SocketConnection['onOpen']>;
+      const open = () => {
+        let verdict: ReturnType<SocketConnection['onOpen']>;
+        try {
+          verdict = connection.onOpen(connection.info);
+        } catch (err) {
+          refuse(err);
+          return;
+        }
+        if (verdict instanceof Promise) verdict.then((v) => (v === false ? refuse() : next()), refuse);
+        else if (verdict === false) refuse();
+        else next();
+      };
+      let prepared: void | Promise<void>;
       try {
-        verdict = connection.onOpen(connection.info);
+        prepared = connection.prepareOpen();
       } catch (err) {
         refuse(err);
         return;
       }
-      if (verdict instanceof Promise) verdict.then((v) => (v === false ? refuse() : next()), refuse);
-      else if (verdict === false) refuse();
-      else next();
+      if (prepared instanceof Promise) prepared.then(open, refuse);
+      else open();
     });
+    namespace.on('connection', (socket) => (socket as SocketConnection<any>).afterOpen());
     return namespace;
   }
 

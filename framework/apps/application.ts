@@ -1,0 +1,167 @@
+import { existsSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import type Database from 'better-sqlite3';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import { resolveConfig, type MojoConfig, type ResolvedConfig } from '../config.ts';
+import { LOGIN_COOKIE, SESSION_COOKIE } from '../http/auth.ts';
+import type { MojoContext } from '../http/context.ts';
+import { unsignValue } from '../http/cookies.ts';
+import { verifyCsrf } from '../http/csrf.ts';
+import { openDatabase } from '../http/database.ts';
+import { errorHandler, notFound } from '../http/errors.ts';
+import { SqliteSessionStore } from '../http/session-store.ts';
+import { createTemplates } from '../http/templates.ts';
+import { UserStore } from '../http/users.ts';
+import { SocketRouter, type ConnectionClass } from '../realtime/index.ts';
+import { MojoSocketHandler, setIdentityResolver, type Identity } from '../sessions/index.ts';
+import { createLogger, setLogLevel } from '../util/logger.ts';
+import { channelOf, loadApp, type LoadedApp } from './loader.ts';
+
+const log = createLogger('apps');
+
+export interface MojoApplicationOptions {
+  /** The project folder (where `apps/`, `templates/` and `static/` are). @default process.cwd() */
+  root?: string;
+  /** The project's settings (what `mojo.config.ts` exports). */
+  config?: MojoConfig;
+}
+
+/**
+ * A Mojo project running: its apps' routes, templates and static files on express, sessions and
+ * users in the database, and one realtime channel `/<App>Socket` per app on the same port.
+ * @example
+ * const mojo = await MojoApplication.create({ root: process.cwd(), config });
+ * await mojo.listen();
+ */
+export class MojoApplication {
+  private constructor(
+    readonly config: ResolvedConfig,
+    readonly root: string,
+    readonly express: Express,
+    readonly http: HttpServer,
+    readonly router: SocketRouter,
+    readonly apps: readonly LoadedApp[],
+    readonly context: MojoContext,
+    private readonly db: Database.Database,
+  ) {}
+
+  static async create(options: MojoApplicationOptions = {}): Promise<MojoApplication> {
+    const root = resolve(options.root ?? process.cwd());
+    const config = resolveConfig(options.config);
+    if (config.debug && process.env.MOJO_LOG === undefined) setLogLevel('info');
+    const paths = { apps: join(root, config.paths.apps), templates: join(root, config.paths.templates), static: join(root, config.paths.static) };
+
+    const apps: LoadedApp[] = [];
+    for (const name of config.installedApps) apps.push(await loadApp(name, paths.apps, paths.templates, config.debug));
+
+    const db = openDatabase(config.database, root);
+    const maxAgeMs = config.session.maxAgeDays * 86_400_000;
+    const sessions = new SqliteSessionStore(db, { maxAgeMs });
+    const users = new UserStore(db);
+    const context: MojoContext = { config, root, users, sessions };
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.locals.mojo = context;
+    app.use('/static', refuseTraversal);
+    for (const loaded of apps) if (loaded.staticDir) app.use(`/static/${loaded.name}`, express.static(loaded.staticDir, { dotfiles: 'ignore', index: false }));
+    if (existsSync(paths.static)) app.use('/static', express.static(paths.static, { dotfiles: 'ignore', index: false }));
+    app.use(
+      session({
+        name: SESSION_COOKIE,
+        secret: [...config.cookieSecret],
+        store: sessions,
+        resave: false,
+        saveUninitialized: true,
+        cookie: { httpOnly: true, sameSite: 'lax', secure: config.session.secure, maxAge: maxAgeMs },
+      }),
+    );
+    app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }));
+    app.use(verifyCsrf);
+    for (const loaded of apps) app.use(loaded.routes);
+    const pages = createTemplates([paths.templates], { noCache: config.debug });
+    app.use(notFound);
+    app.use(
+      errorHandler(config.debug, (status, context) => {
+        for (const name of [`${status}.html`, 'error.html']) {
+          if (existsSync(join(paths.templates, name))) return pages.render(name, context);
+        }
+        return null;
+      }),
+    );
+
+    const endpoints: Record<string, ConnectionClass> = {};
+    for (const loaded of apps) if (loaded.socketHandler) endpoints[channelOf(loaded.name)] = loaded.socketHandler;
+    class MojoRoot extends MojoSocketHandler {
+      static override endpoints = endpoints;
+    }
+    const { sessionExpiry, ...socket } = config.socket;
+    const router = new SocketRouter(MojoRoot, {
+      ...socket,
+      ...(sessionExpiry === undefined ? {} : { sessionExpiry }),
+      allowedOrigins: config.allowedOrigins,
+    });
+    setIdentityResolver(router.io, (cookies) => identify(cookies, config, sessions));
+    const http = router.attach(createServer(app));
+    for (const loaded of apps) log.debug(`app ${loaded.name}: ${loaded.paths.length} routes${loaded.socketHandler ? `, channel ${channelOf(loaded.name)}` : ''}`);
+    return new MojoApplication(config, root, app, http, router, apps, context, db);
+  }
+
+  /** Starts listening (port and host from the config unless given); resolves with the address. */
+  listen(port: number = this.config.port, host: string = this.config.host): Promise<AddressInfo> {
+    return new Promise((resolvePromise, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        resolvePromise(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Closes every connection, the HTTP server and the database. */
+  async close(): Promise<void> {
+    this.router.close();
+    await new Promise<void>((done) => {
+      if (!this.http.listening) {
+        done();
+        return;
+      }
+      this.http.close(() => done());
+      this.http.closeAllConnections();
+    });
+    this.context.sessions.close();
+    this.db.close();
+  }
+}
+
+/**
+ * Who a realtime connection belongs to: a `session_id` cookie signed with one of the secrets
+ * whose session the store still has, and a `logged_in` cookie that this session confirms.
+ */
+function identify(cookies: Readonly<Record<string, string>>, config: ResolvedConfig, store: SqliteSessionStore): Identity {
+  const sessionId = unsignValue(cookies[SESSION_COOKIE], config.cookieSecret);
+  const data = sessionId === null ? null : store.getSync(sessionId);
+  if (sessionId === null || !data) return { sessionId: null, userId: null };
+  const claimed = unsignValue(cookies[LOGIN_COOKIE], config.cookieSecret);
+  return { sessionId, userId: claimed !== null && data.userId === claimed ? claimed : null };
+}
+
+/** `..`, backslashes or NUL in a static path get a plain 404, never a file outside the folder. */
+function refuseTraversal(req: Request, res: Response, next: NextFunction): void {
+  let path: string;
+  try {
+    path = decodeURIComponent(req.path);
+  } catch {
+    res.status(404).type('text').send('Not found');
+    return;
+  }
+  if (path.split(/[/\\]/).includes('..') || path.includes('\\') || path.includes('\0')) {
+    res.status(404).type('text').send('Not found');
+    return;
+  }
+  next();
+}

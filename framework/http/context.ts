@@ -1,0 +1,29 @@
+import type { Request } from 'express';
+import type { ResolvedConfig } from '../config.ts';
+import type { SqliteSessionStore } from './session-store.ts';
+import type { UserStore } from './users.ts';
+
+declare module 'express-session' {
+  interface SessionData {
+    /** The user this session is logged in as; a `logged_in` cookie counts only while it matches. */
+    userId?: string;
+    /** The session's CSRF token. */
+    csrfToken?: string;
+  }
+}
+
+/** What every request of a Mojo application can reach. */
+export interface MojoContext {
+  readonly config: ResolvedConfig;
+  /** The project's root folder. */
+  readonly root: string;
+  readonly users: UserStore;
+  readonly sessions: SqliteSessionStore;
+}
+
+/** The Mojo context of the application serving `req`. */
+export function contextOf(req: Request): MojoContext {
+  const context = req.app.locals.mojo as MojoContext | undefined;
+  if (!context) throw new Error('this request is not served by a Mojo application (app.locals.mojo is missing)');
+  return context;
+}

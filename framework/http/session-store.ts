@@ -1,0 +1,199 @@
+import session, { type SessionData } from 'express-session';
+import { createLogger } from '../util/logger.ts';
+import type { Database } from './database.ts';
+
+const log = createLogger('http');
+
+/** Options of {@link SqliteSessionStore}. */
+export interface SqliteSessionStoreOptions {
+  /**
+   * How long (ms) a session lives when its cookie carries no expiry of its own (a browser-session
+   * cookie); sessions whose cookie has `expires`/`maxAge` live exactly that long. Required.
+   */
+  maxAgeMs: number;
+  /**
+   * How often (ms) expired rows are deleted in the background; 0 turns it off (call
+   * {@link SqliteSessionStore.prune} yourself). The timer never keeps the process alive.
+   * @default 900000 (15 minutes)
+   */
+  pruneIntervalMs?: number;
+}
+
+const DEFAULT_PRUNE_INTERVAL_MS = 15 * 60_000;
+
+interface SessionRow {
+  data: string;
+  expires: number;
+}
+
+/**
+ * The express-session store of a Mojo project, in the `sessions` table of the database from
+ * `openDatabase`: sessions outlive a restart when the database is a file. Expired sessions are
+ * never returned; they are deleted when read and by a periodic prune. The store does not own the
+ * database: `close()` stops its timer, closing the database stays with whoever opened it.
+ *
+ * @example
+ * const store = new SqliteSessionStore(openDatabase(config.database, root), { maxAgeMs: 14 * 86_400_000 });
+ * app.use(session({ store, secret: [...config.cookieSecret], name: 'session_id', resave: false, saveUninitialized: false }));
+ */
+export class SqliteSessionStore extends session.Store {
+  readonly #maxAgeMs: number;
+  #pruneTimer: NodeJS.Timeout | undefined;
+  readonly #select;
+  readonly #upsert;
+  readonly #delete;
+  readonly #deleteExpired;
+  readonly #deleteAll;
+  readonly #countLive;
+  readonly #touch;
+
+  constructor(db: Database, options: SqliteSessionStoreOptions) {
+    super();
+    const { maxAgeMs, pruneIntervalMs = DEFAULT_PRUNE_INTERVAL_MS } = options;
+    if (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs <= 0) {
+      throw new TypeError(`SqliteSessionStore: maxAgeMs must be a positive number of milliseconds, got ${String(maxAgeMs)}`);
+    }
+    if (typeof pruneIntervalMs !== 'number' || !Number.isFinite(pruneIntervalMs) || pruneIntervalMs < 0) {
+      throw new TypeError(`SqliteSessionStore: pruneIntervalMs must be 0 (off) or a positive number of milliseconds, got ${String(pruneIntervalMs)}`);
+    }
+    this.#maxAgeMs = maxAgeMs;
+    this.#select = db.prepare<[string], SessionRow>('SELECT data, expires FROM sessions WHERE sid = ?');
+    this.#upsert = db.prepare<[string, string, number]>(
+      'INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE SET data = excluded.data, expires = excluded.expires',
+    );
+    this.#delete = db.prepare<[string]>('DELETE FROM sessions WHERE sid = ?');
+    this.#deleteExpired = db.prepare<[number]>('DELETE FROM sessions WHERE expires <= ?');
+    this.#deleteAll = db.prepare<[]>('DELETE FROM sessions');
+    this.#countLive = db.prepare<[number], number>('SELECT COUNT(*) FROM sessions WHERE expires > ?').pluck();
+    // Only the cookie changes on a touch; patching it in SQL keeps touch a single statement and
+    // leaves the rest of the session as the last `set` wrote it. An expired row stays expired.
+    this.#touch = db.prepare<[number, string, string, number]>(
+      "UPDATE sessions SET expires = ?, data = json_set(data, '$.cookie', json(?)) WHERE sid = ? AND expires > ?",
+    );
+    if (pruneIntervalMs > 0) {
+      this.#pruneTimer = setInterval(() => {
+        try {
+          this.prune();
+        } catch (err) {
+          log.error('pruning expired sessions failed', err);
+        }
+      }, pruneIntervalMs);
+      this.#pruneTimer.unref();
+    }
+  }
+
+  /** The live session `sid`, or null if it is unknown or expired (an expired one is deleted). */
+  override get(sid: string, callback: (err: unknown, session?: SessionData | null) => void): void {
+    reply(callback, () => this.getSync(sid));
+  }
+
+  /**
+   * The live session `sid` without a callback, or null: what the realtime layer uses to confirm
+   * a login cookie while a connection opens.
+   *
+   * @example
+   * const loggedIn = store.getSync(sessionId)?.userId === claimedUser;
+   */
+  getSync(sid: string): SessionData | null {
+    const row = this.#select.get(sid);
+    if (!row) return null;
+    if (row.expires <= Date.now()) {
+      this.#delete.run(sid);
+      return null;
+    }
+    try {
+      const data = JSON.parse(row.data) as SessionData;
+      // JSON turned the cookie's Date into a string; give callers the type SessionData promises.
+      if (typeof data.cookie?.expires === 'string') data.cookie.expires = new Date(data.cookie.expires);
+      return data;
+    } catch (err) {
+      log.warn(`session ${sid} held unreadable data and was dropped`, err);
+      this.#delete.run(sid);
+      return null;
+    }
+  }
+
+  /** Saves `session` under `sid`, expiring with its cookie (or after the default max age). */
+  override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
+    reply(callback, () => {
+      this.#upsert.run(sid, JSON.stringify(sess), this.#expiryOf(sess));
+    });
+  }
+
+  /** Deletes the session `sid` (logout, regenerate). */
+  override destroy(sid: string, callback?: (err?: unknown) => void): void {
+    reply(callback, () => {
+      this.#delete.run(sid);
+    });
+  }
+
+  /** Extends the life of `sid` to its cookie's new expiry; an unknown or expired session stays gone. */
+  override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
+    reply(callback, () => {
+      const now = Date.now();
+      this.#touch.run(this.#expiryOf(sess, now), JSON.stringify(sess.cookie ?? {}), sid, now);
+    });
+  }
+
+  /** Deletes every session: everyone is logged out. */
+  override clear(callback?: (err?: unknown) => void): void {
+    reply(callback, () => {
+      this.#deleteAll.run();
+    });
+  }
+
+  /** How many sessions are live (expired rows not yet pruned are not counted). */
+  override length(callback: (err: unknown, length?: number) => void): void {
+    reply(callback, () => this.#countLive.get(Date.now()) ?? 0);
+  }
+
+  /**
+   * Deletes expired sessions now and returns how many there were. Runs on its own every
+   * `pruneIntervalMs`.
+   *
+   * @example
+   * const removed = store.prune();
+   */
+  prune(): number {
+    const { changes } = this.#deleteExpired.run(Date.now());
+    if (changes > 0) log.debug(`pruned ${changes} expired session(s)`);
+    return changes;
+  }
+
+  /**
+   * Stops the background prune; the store stays usable and the database stays open.
+   *
+   * @example
+   * store.close(); db.close();
+   */
+  close(): void {
+    clearInterval(this.#pruneTimer);
+    this.#pruneTimer = undefined;
+  }
+
+  #expiryOf(sess: SessionData, now = Date.now()): number {
+    const cookie = sess.cookie as Partial<SessionData['cookie']> | undefined;
+    if (cookie?.expires) {
+      const at = new Date(cookie.expires).getTime();
+      if (Number.isFinite(at)) return at;
+    }
+    if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return now + cookie.maxAge;
+    return now + this.#maxAgeMs;
+  }
+}
+
+/**
+ * Runs `work` now and hands its outcome to `callback` on a later tick, as express-session's own
+ * MemoryStore does: a callback that throws must not be mistaken for a failure of the store.
+ */
+function reply<T>(callback: ((err: unknown, result?: T) => void) | undefined, work: () => T): void {
+  let result: T;
+  try {
+    result = work();
+  } catch (err) {
+    if (callback) process.nextTick(callback, err);
+    else log.error('session store operation failed', err);
+    return;
+  }
+  if (callback) process.nextTick(callback, null, result);
+}

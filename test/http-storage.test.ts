@@ -1,0 +1,432 @@
+import assert from 'node:assert/strict';
+import { randomBytes, scryptSync } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import cookieSignature from 'cookie-signature';
+import express from 'express';
+import session, { type SessionData } from 'express-session';
+import { signValue, unsignValue } from '../framework/http/cookies.ts';
+import { openDatabase, SCHEMA_VERSION, type Database } from '../framework/http/database.ts';
+import { SqliteSessionStore } from '../framework/http/session-store.ts';
+import { USER_ERRORS, UserError, UserStore, type UserErrorCode } from '../framework/http/users.ts';
+import { setLogSink } from '../framework/util/logger.ts';
+
+const DAY = 86_400_000;
+
+function tempDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'mojo-storage-'));
+}
+
+/** A session as express-session hands it to a store, expiring `inMs` from now. */
+function sessionExpiringIn(inMs: number, extra: Record<string, unknown> = {}): SessionData {
+  return { cookie: { originalMaxAge: inMs, expires: new Date(Date.now() + inMs) }, ...extra } as SessionData;
+}
+
+const call = {
+  get: (store: SqliteSessionStore, sid: string) =>
+    new Promise<SessionData | null>((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(sess ?? null)))),
+  set: (store: SqliteSessionStore, sid: string, sess: SessionData) =>
+    new Promise<void>((resolve, reject) => store.set(sid, sess, (err) => (err ? reject(err) : resolve()))),
+  destroy: (store: SqliteSessionStore, sid: string) =>
+    new Promise<void>((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve()))),
+  touch: (store: SqliteSessionStore, sid: string, sess: SessionData) =>
+    new Promise<void>((resolve, reject) => store.touch(sid, sess, (err) => (err ? reject(err) : resolve()))),
+  clear: (store: SqliteSessionStore) => new Promise<void>((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve()))),
+  length: (store: SqliteSessionStore) =>
+    new Promise<number>((resolve, reject) => store.length((err, n) => (err ? reject(err) : resolve(n ?? -1)))),
+};
+
+const rowExpiry = (db: Database, sid: string) => db.prepare('SELECT expires FROM sessions WHERE sid = ?').pluck().get(sid) as number | undefined;
+const rowCount = (db: Database) => db.prepare('SELECT COUNT(*) FROM sessions').pluck().get() as number;
+
+describe('signed cookies', () => {
+  const secrets = ['current-secret', 'previous-secret'] as const;
+
+  it('round-trips a value in the express-session format', () => {
+    const signed = signValue('alice', secrets);
+    assert.match(signed, /^s:alice\.[A-Za-z0-9+/]+$/);
+    assert.equal(signed, `s:${cookieSignature.sign('alice', 'current-secret')}`);
+    assert.equal(unsignValue(signed, secrets), 'alice');
+  });
+
+  it('keeps values that contain dots and odd characters', () => {
+    for (const value of ['a.b.c', 'Zoë ☃', 'x'.repeat(300), '.']) assert.equal(unsignValue(signValue(value, secrets), secrets), value);
+  });
+
+  it('refuses a tampered value or signature', () => {
+    const signed = signValue('alice', secrets);
+    const signature = signed.slice(signed.lastIndexOf('.') + 1);
+    assert.equal(unsignValue(`s:mallory.${signature}`, secrets), null);
+    assert.equal(unsignValue(`${signed.slice(0, -1)}${signed.endsWith('A') ? 'B' : 'A'}`, secrets), null);
+    assert.equal(unsignValue(`${signed}x`, secrets), null);
+    assert.equal(unsignValue(signed.replace(/^s:/, ''), secrets), null, 'the s: prefix is required');
+  });
+
+  it('verifies a cookie signed with an older secret listed second, and signs new cookies with the first', () => {
+    const old = signValue('alice', ['previous-secret']);
+    assert.equal(unsignValue(old, secrets), 'alice');
+    assert.equal(unsignValue(old, ['current-secret']), null, 'a secret removed from the list no longer verifies');
+    assert.equal(signValue('alice', secrets), signValue('alice', ['current-secret']));
+    assert.notEqual(signValue('alice', secrets), old);
+  });
+
+  it('turns garbage into null without throwing', () => {
+    const garbage: unknown[] = [undefined, '', 's:', 's:.', 's:abc', 's:abc.', 'abc.def', '%%%', 's:a.b.c', null, 42, {}];
+    for (const raw of garbage) assert.equal(unsignValue(raw as string | undefined, secrets), null, `for ${String(raw)}`);
+    assert.equal(unsignValue(signValue('alice', secrets), []), null, 'no secrets, nothing verifies');
+  });
+
+  it('refuses to sign without a secret', () => {
+    assert.throws(() => signValue('alice', []), /secret/);
+  });
+});
+
+describe('openDatabase', () => {
+  let dir: string;
+  before(() => {
+    dir = tempDir();
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates the file and its folder under the root, in WAL mode, migrated once', () => {
+    const db = openDatabase('sqlite:nested/deeper/mojo.db', dir);
+    assert.ok(existsSync(path.join(dir, 'nested/deeper/mojo.db')));
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+    assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+    assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    db.close();
+    const again = openDatabase('sqlite:nested/deeper/mojo.db', dir);
+    assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    again.close();
+  });
+
+  it('opens an in-memory database with the schema', () => {
+    const db = openDatabase('sqlite::memory:', dir);
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
+    assert.deepEqual(tables, ['sessions', 'users']);
+    db.close();
+  });
+
+  it('throws an error naming a bad url', () => {
+    for (const url of ['postgres://localhost/mojo', 'sqlite:', 'data/mojo.db', 'sqlite::nope:']) {
+      assert.throws(() => openDatabase(url, dir), (err: Error) => err.message.includes(`"${url}"`));
+    }
+  });
+});
+
+describe('SqliteSessionStore', () => {
+  let db: Database;
+  let store: SqliteSessionStore;
+  beforeEach(() => {
+    db = openDatabase('sqlite::memory:', os.tmpdir());
+    store = new SqliteSessionStore(db, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+  });
+  afterEach(() => {
+    store.close();
+    db.close();
+  });
+
+  it('stores, reads back and destroys a session', async () => {
+    await call.set(store, 'sid-1', sessionExpiringIn(60_000, { userId: 'alice', views: 3 }));
+    const read = await call.get(store, 'sid-1');
+    assert.equal(read?.userId, 'alice');
+    assert.equal((read as SessionData & { views: number }).views, 3);
+    assert.ok(read.cookie.expires instanceof Date, 'the cookie expiry comes back as a Date');
+    assert.equal(store.getSync('sid-1')?.userId, 'alice');
+    await call.destroy(store, 'sid-1');
+    assert.equal(await call.get(store, 'sid-1'), null);
+    assert.equal(store.getSync('sid-1'), null);
+  });
+
+  it('returns null for an unknown session', async () => {
+    assert.equal(await call.get(store, 'nobody'), null);
+    assert.equal(store.getSync('nobody'), null);
+  });
+
+  it('overwrites a session on a second set', async () => {
+    await call.set(store, 'sid', sessionExpiringIn(60_000, { userId: 'alice' }));
+    await call.set(store, 'sid', sessionExpiringIn(60_000, { userId: 'bob' }));
+    assert.equal(store.getSync('sid')?.userId, 'bob');
+    assert.equal(await call.length(store), 1);
+  });
+
+  it('expires with the cookie, or after the default max age for a browser-session cookie', async () => {
+    const before = Date.now();
+    const expires = new Date(before + 3_600_000);
+    await call.set(store, 'dated', { cookie: { originalMaxAge: 3_600_000, expires } } as SessionData);
+    assert.equal(rowExpiry(db, 'dated'), expires.getTime());
+    await call.set(store, 'max-age-only', { cookie: { originalMaxAge: 120_000, maxAge: 120_000 } } as SessionData);
+    const byMaxAge = rowExpiry(db, 'max-age-only')!;
+    assert.ok(byMaxAge >= before + 120_000 && byMaxAge <= Date.now() + 120_000);
+    await call.set(store, 'browser', { cookie: { originalMaxAge: null, expires: null } } as SessionData);
+    const byDefault = rowExpiry(db, 'browser')!;
+    assert.ok(byDefault >= before + DAY && byDefault <= Date.now() + DAY);
+  });
+
+  it('hides and deletes an expired session when it is read', async () => {
+    await call.set(store, 'old', sessionExpiringIn(-1_000, { userId: 'alice' }));
+    assert.equal(rowCount(db), 1);
+    assert.equal(await call.get(store, 'old'), null);
+    assert.equal(rowCount(db), 0);
+    await call.set(store, 'old-too', sessionExpiringIn(-1_000));
+    assert.equal(store.getSync('old-too'), null);
+    assert.equal(rowCount(db), 0);
+  });
+
+  it('touch extends a live session and leaves its data alone', async () => {
+    await call.set(store, 'sid', sessionExpiringIn(60_000, { userId: 'alice' }));
+    const later = sessionExpiringIn(DAY, { userId: 'someone-else' });
+    await call.touch(store, 'sid', later);
+    assert.equal(rowExpiry(db, 'sid'), (later.cookie.expires as Date).getTime());
+    const read = store.getSync('sid');
+    assert.equal(read?.userId, 'alice', 'touch only refreshes the cookie');
+    assert.equal(read.cookie.expires?.getTime(), (later.cookie.expires as Date).getTime());
+  });
+
+  it('touch does not bring back an expired or unknown session', async () => {
+    await call.set(store, 'gone', sessionExpiringIn(-1_000));
+    await call.touch(store, 'gone', sessionExpiringIn(DAY));
+    await call.touch(store, 'never', sessionExpiringIn(DAY));
+    assert.equal(store.getSync('gone'), null);
+    assert.equal(store.getSync('never'), null);
+  });
+
+  it('counts live sessions, prunes expired ones and clears everything', async () => {
+    await call.set(store, 'a', sessionExpiringIn(60_000));
+    await call.set(store, 'b', sessionExpiringIn(60_000));
+    await call.set(store, 'x', sessionExpiringIn(-1_000));
+    await call.set(store, 'y', sessionExpiringIn(-1_000));
+    assert.equal(await call.length(store), 2);
+    assert.equal(store.prune(), 2);
+    assert.equal(rowCount(db), 2);
+    assert.equal(store.prune(), 0);
+    await call.clear(store);
+    assert.equal(await call.length(store), 0);
+  });
+
+  it('prunes on its interval until closed', async (t) => {
+    t.mock.timers.enable({ apis: ['setInterval'] });
+    const timed = new SqliteSessionStore(db, { maxAgeMs: DAY, pruneIntervalMs: 1_000 });
+    await call.set(timed, 'x', sessionExpiringIn(-1_000));
+    t.mock.timers.tick(999);
+    assert.equal(rowCount(db), 1);
+    t.mock.timers.tick(1);
+    assert.equal(rowCount(db), 0);
+    timed.close();
+    await call.set(timed, 'y', sessionExpiringIn(-1_000));
+    t.mock.timers.tick(5_000);
+    assert.equal(rowCount(db), 1, 'a closed store no longer prunes');
+  });
+
+  it('rejects a bad maxAgeMs or pruneIntervalMs', () => {
+    assert.throws(() => new SqliteSessionStore(db, { maxAgeMs: 0 }), /maxAgeMs/);
+    assert.throws(() => new SqliteSessionStore(db, { maxAgeMs: DAY, pruneIntervalMs: -1 }), /pruneIntervalMs/);
+  });
+
+  it('keeps sessions across a restart of the process (file database)', async () => {
+    const dir = tempDir();
+    try {
+      const first = openDatabase('sqlite:data/mojo.db', dir);
+      const firstStore = new SqliteSessionStore(first, { maxAgeMs: DAY });
+      await call.set(firstStore, 'survivor', sessionExpiringIn(DAY, { userId: 'alice' }));
+      firstStore.close();
+      first.close();
+
+      const second = openDatabase('sqlite:data/mojo.db', dir);
+      const secondStore = new SqliteSessionStore(second, { maxAgeMs: DAY });
+      assert.equal((await call.get(secondStore, 'survivor'))?.userId, 'alice');
+      secondStore.close();
+      second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves express-session, whose cookie unsignValue reads', async () => {
+    const secrets = ['first', 'second'];
+    const app = express();
+    app.use(session({ store, secret: secrets, name: 'session_id', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
+    app.get('/', (req, res) => {
+      const views = ((req.session as unknown as { views?: number }).views ?? 0) + 1;
+      (req.session as unknown as { views: number }).views = views;
+      res.json({ views, sid: req.sessionID });
+    });
+    const server = app.listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const first = await fetch(base);
+      const { sid } = (await first.json()) as { sid: string };
+      const setCookie = first.headers.get('set-cookie') ?? '';
+      const raw = decodeURIComponent(/session_id=([^;]+)/.exec(setCookie)?.[1] ?? '');
+      assert.equal(unsignValue(raw, secrets), sid);
+      assert.equal(store.getSync(sid)?.cookie.originalMaxAge, 60_000);
+      const second = await fetch(base, { headers: { cookie: setCookie.split(';')[0]! } });
+      assert.deepEqual(await second.json(), { views: 2, sid });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('UserStore', () => {
+  let db: Database;
+  let users: UserStore;
+  beforeEach(() => {
+    db = openDatabase('sqlite::memory:', os.tmpdir());
+    users = new UserStore(db);
+  });
+  afterEach(() => db.close());
+
+  const storedHash = (id: string) => db.prepare('SELECT password_hash FROM users WHERE id = ?').pluck().get(id) as string;
+
+  async function rejectsWith(promise: Promise<unknown>, code: UserErrorCode): Promise<void> {
+    await assert.rejects(promise, (err: unknown) => {
+      assert.ok(err instanceof UserError, `expected a UserError, got ${String(err)}`);
+      assert.equal(err.code, code);
+      assert.equal(err.message, USER_ERRORS[code]);
+      return true;
+    });
+  }
+
+  it('creates a user who can then log in', async () => {
+    const created = await users.create('alice', 'correct horse battery');
+    assert.equal(created.id, 'alice');
+    assert.equal(created.lastLogin, null);
+    assert.ok(Math.abs(created.createdAt - Date.now()) < 60_000);
+    assert.deepEqual(await users.verify('alice', 'correct horse battery'), created);
+    assert.deepEqual(users.find('alice'), created);
+    assert.equal(users.exists('alice'), true);
+    assert.equal(users.count(), 1);
+  });
+
+  it('refuses a wrong password and an unknown user alike', async () => {
+    await users.create('alice', 'correct horse battery');
+    assert.equal(await users.verify('alice', 'wrong horse battery'), null);
+    assert.equal(await users.verify('nobody', 'correct horse battery'), null);
+    assert.equal(await users.verify('x', 'correct horse battery'), null, 'an impossible username is just unknown');
+    assert.equal(await users.verify('alice', undefined as unknown as string), null);
+    assert.equal(users.find('nobody'), null);
+    assert.equal(users.exists('nobody'), false);
+  });
+
+  it('spends the same scrypt work on an unknown user as on a wrong password', async () => {
+    await users.create('alice', 'correct horse battery');
+    const time = async (name: string) => {
+      const start = process.hrtime.bigint();
+      await users.verify(name, 'wrong horse battery');
+      return Number(process.hrtime.bigint() - start);
+    };
+    await time('alice');
+    const known = Math.min(await time('alice'), await time('alice'));
+    const unknown = Math.min(await time('nobody'), await time('nobody'));
+    assert.ok(unknown > known * 0.25, `unknown user took ${unknown} ns, known user ${known} ns`);
+  });
+
+  it('keeps the case of a username but treats names differing only in case as one', async () => {
+    await users.create('Alice', 'correct horse battery');
+    await rejectsWith(users.create('alice', 'another password'), 'ERR_USERNAME_TAKEN');
+    await rejectsWith(users.create('ALICE', 'another password'), 'ERR_USERNAME_TAKEN');
+    assert.equal((await users.verify('aLiCe', 'correct horse battery'))?.id, 'Alice');
+    assert.equal(users.find('ALICE')?.id, 'Alice');
+    assert.equal(users.count(), 1);
+  });
+
+  it('lets only one of two simultaneous registrations of a name win', async () => {
+    const results = await Promise.allSettled([users.create('bob', 'password one'), users.create('BOB', 'password two')]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const failure = results.find((r) => r.status === 'rejected');
+    assert.equal((failure?.reason as UserError).code, 'ERR_USERNAME_TAKEN');
+  });
+
+  it('refuses invalid usernames', async () => {
+    for (const name of ['ab', 'x'.repeat(33), 'has space', 'semi;colon', 'ünïcode', '', 'a/b', undefined as unknown as string]) {
+      await rejectsWith(users.create(name, 'correct horse battery'), 'ERR_USERNAME_INVALID');
+    }
+    for (const name of ['abc', 'x'.repeat(32), 'first.last', 'under_score', 'dash-ed', '123']) {
+      assert.equal((await users.create(name, 'correct horse battery')).id, name);
+    }
+  });
+
+  it('refuses passwords that are too short or too long', async () => {
+    await rejectsWith(users.create('alice', 'seven77'), 'ERR_PASSWORD_TOO_SHORT');
+    await rejectsWith(users.create('alice', ''), 'ERR_PASSWORD_TOO_SHORT');
+    await rejectsWith(users.create('alice', 'x'.repeat(1025)), 'ERR_PASSWORD_TOO_LONG');
+    assert.equal(users.count(), 0);
+    await users.create('alice', 'eight888');
+    await users.create('bob', 'x'.repeat(1024));
+    assert.equal(users.count(), 2);
+  });
+
+  it('stores a self-describing scrypt hash with its own salt', async () => {
+    await users.create('alice', 'same password');
+    await users.create('bob', 'same password');
+    const alice = storedHash('alice');
+    const bob = storedHash('bob');
+    assert.match(alice, /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/]+=*\$[A-Za-z0-9+/]+=*$/);
+    const [, , , , salt, hash] = alice.split('$');
+    assert.equal(Buffer.from(salt!, 'base64').length, 16);
+    assert.equal(Buffer.from(hash!, 'base64').length, 64);
+    assert.notEqual(alice, bob, 'the same password hashes differently for each user');
+    assert.ok(!alice.includes('same password'));
+  });
+
+  it('verifies a hash made with older parameters and upgrades it', async () => {
+    const salt = randomBytes(16);
+    const hash = scryptSync('old password', salt, 32, { N: 1024, r: 8, p: 1 });
+    db.prepare('INSERT INTO users (id, password_hash, created_at) VALUES (?, ?, ?)').run('carol', `scrypt$1024$8$1$${salt.toString('base64')}$${hash.toString('base64')}`, 1);
+    assert.equal(await users.verify('carol', 'wrong password'), null);
+    assert.equal(storedHash('carol').split('$')[1], '1024');
+    assert.equal((await users.verify('carol', 'old password'))?.id, 'carol');
+    assert.match(storedHash('carol'), /^scrypt\$16384\$8\$1\$/);
+    assert.equal((await users.verify('carol', 'old password'))?.id, 'carol');
+  });
+
+  it('refuses to log in with an unreadable stored hash', async () => {
+    db.prepare('INSERT INTO users (id, password_hash, created_at) VALUES (?, ?, ?)').run('dave', 'md5$abc', 1);
+    const logged: string[] = [];
+    const previous = setLogSink((level, scope, message) => logged.push(`${level} [${scope}] ${message}`));
+    try {
+      assert.equal(await users.verify('dave', 'anything at all'), null);
+    } finally {
+      setLogSink(previous);
+    }
+    assert.deepEqual(logged, ['error [http] user "dave" has a password hash in an unknown format; they cannot log in until it is reset']);
+  });
+
+  it('changes a password and records logins', async () => {
+    await users.create('alice', 'first password');
+    await users.setPassword('ALICE', 'second password');
+    assert.equal(await users.verify('alice', 'first password'), null);
+    assert.equal((await users.verify('alice', 'second password'))?.id, 'alice');
+    await rejectsWith(users.setPassword('alice', 'short'), 'ERR_PASSWORD_TOO_SHORT');
+    await rejectsWith(users.setPassword('nobody', 'long enough password'), 'ERR_USER_NOT_FOUND');
+    const before = Date.now();
+    users.recordLogin('alice');
+    const lastLogin = users.find('alice')?.lastLogin;
+    assert.ok(lastLogin !== null && lastLogin !== undefined && lastLogin >= before && lastLogin <= Date.now());
+  });
+
+  it('keeps users across a restart (file database)', async () => {
+    const dir = tempDir();
+    try {
+      const first = openDatabase('sqlite:mojo.db', dir);
+      await new UserStore(first).create('alice', 'correct horse battery');
+      first.close();
+      const second = openDatabase('sqlite:mojo.db', dir);
+      assert.equal((await new UserStore(second).verify('alice', 'correct horse battery'))?.id, 'alice');
+      second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('has one message per error code', () => {
+    const messages = Object.values(USER_ERRORS);
+    assert.equal(new Set(messages).size, messages.length);
+    for (const code of Object.keys(USER_ERRORS) as UserErrorCode[]) assert.equal(new UserError(code).code, code);
+  });
+});
