@@ -78,6 +78,15 @@ describe('README examples', () => {
     assert.deepEqual([...found.keys()].sort(), ['realtime', 'socket-server', 'tornadio']);
   });
 
+  it('quotes the demo files it shows exactly as they are', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const quoted = [...readme.matchAll(/<!-- file: ([\w./-]+) -->\s*```ts\n([\s\S]*?)```/g)];
+    assert.ok(quoted.length >= 2, 'the README quotes demo files');
+    for (const [, file, code] of quoted) {
+      assert.ok(readFileSync(join(ROOT, file!), 'utf8').includes(code!), `README's excerpt of ${file} differs from the file`);
+    }
+  });
+
   it('typechecks every example under strict', () => {
     const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', DIR], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stdout + result.stderr);
