@@ -102,19 +102,25 @@ const TABLES = new WeakMap<Function, ReadonlyMap<string, EventHandler>>();
 export function eventTable(cls: Function): ReadonlyMap<string, EventHandler> {
   let table = TABLES.get(cls);
   if (table) return table;
-  const built = new Map<string, EventHandler>();
-  const seenKeys = new Set<string | symbol>();
+  // Per method name: the most derived implementation, and the nearest @event marks. An override
+  // that does not repeat @event keeps handling its parent's events.
+  const methods = new Map<string | symbol, { method: Method; marks: EventMark[] | undefined }>();
   for (let proto = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
     for (const key of Reflect.ownKeys(proto)) {
-      if (key === 'constructor' || seenKeys.has(key)) continue;
-      seenKeys.add(key);
-      const descriptor = Object.getOwnPropertyDescriptor(proto, key);
-      const method = descriptor?.value as Method | undefined;
-      if (typeof method !== 'function' || !method[MARKS]) continue;
-      const { params, rest } = parameterNames(method);
-      for (const { name, concurrent } of method[MARKS]) {
-        if (!built.has(name)) built.set(name, { name, concurrent, method, params, rest });
-      }
+      if (key === 'constructor') continue;
+      const method = Object.getOwnPropertyDescriptor(proto, key)?.value as Method | undefined;
+      if (typeof method !== 'function') continue;
+      const seen = methods.get(key);
+      if (!seen) methods.set(key, { method, marks: method[MARKS] });
+      else if (!seen.marks && method[MARKS]) seen.marks = method[MARKS];
+    }
+  }
+  const built = new Map<string, EventHandler>();
+  for (const { method, marks } of methods.values()) {
+    if (!marks) continue;
+    const { params, rest } = parameterNames(method);
+    for (const { name, concurrent } of marks) {
+      if (!built.has(name)) built.set(name, { name, concurrent, method, params, rest });
     }
   }
   table = built;

@@ -124,6 +124,10 @@ export class Namespace {
       if (restored && !this.sockets.has(restored.sid)) {
         const socket = new this.socketClass(this, client, auth, restored.sid);
         socket.pid = restored.pid;
+        // Restored before the middlewares (and onOpen) run, so they see the recovered state.
+        socket.recovered = true;
+        socket.data = restored.data as Record<string, unknown>;
+        socket.join(restored.rooms);
         socket.outbox = [];
         if (this.skipMiddlewaresOnRecovery) this.admit(socket, restored);
         else this.runMiddlewares(socket, 0, restored);
@@ -169,6 +173,7 @@ export class Namespace {
 
   private refuse(socket: Socket, err: ConnectRefusal): void {
     socket.outbox = null;
+    this.adapter.delAll(socket.id);
     const client = socket.client;
     client.pending(this.name, false);
     if (client.conn.readyState !== 'open') return;
@@ -187,11 +192,6 @@ export class Namespace {
     const counters = this.server.counters;
     counters.connectionsOpened++;
     if (++counters.activeConnections > counters.maxConnections) counters.maxConnections = counters.activeConnections;
-    if (restored) {
-      socket.join(restored.rooms);
-      socket.data = restored.data as Record<string, unknown>;
-      socket.recovered = true;
-    }
     if (this.recovery) socket.since = this.recovery.head;
     // With recovery on, the reply carries the private id the client presents when it returns.
     const reply = socket.pid === null ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };

@@ -7,10 +7,15 @@ import type { AckCallback } from './types.ts';
 
 const log = createLogger('realtime');
 
-/** Event name → listener signature; gives `emit` typed arguments. */
-export type EventMap = Record<string, (...args: any[]) => void>;
+/** Event name → listener signature; gives `emit` typed arguments. An interface works too. */
+export interface EventMap {
+  [event: string]: any;
+}
 
 type DefaultEvents = Record<string, (...args: any[]) => void>;
+
+/** The arguments of event `E` of map `M`. */
+export type EventArgs<M extends EventMap, E extends keyof M> = M[E] extends (...args: infer A) => any ? A : unknown[];
 
 /** A `SocketConnection` subclass, as `endpoints` and the router take it. */
 export type ConnectionClass = (new (...args: any[]) => SocketConnection<any>) & {
@@ -118,12 +123,12 @@ export class SocketConnection<Emits extends EventMap = DefaultEvents> extends So
     return this;
   }
 
-  override emit<E extends keyof Emits & string>(name: E, ...args: Parameters<Emits[E]>): boolean {
+  override emit<E extends keyof Emits & string>(name: E, ...args: EventArgs<Emits, E>): boolean {
     return super.emit(name, ...args);
   }
 
   /** Emits `name` and calls `callback` with the client's acknowledgement arguments. */
-  emitAck<E extends keyof Emits & string>(callback: AckCallback, name: E, ...args: Parameters<Emits[E]>): boolean {
+  emitAck<E extends keyof Emits & string>(callback: AckCallback, name: E, ...args: EventArgs<Emits, E>): boolean {
     return super.emit(name, ...args, callback);
   }
 

@@ -82,6 +82,9 @@ export function mapRouterSettings(settings: RouterSettings = {}): { options: Rea
     }
     const problem = checkRule(mapping.rule, value);
     if (problem) throw fail(`router setting "${key}" ${problem}, got ${describe(value)}`);
+    if (typeof value === 'number' && value > 0 && Math.round(value * 1000) === 0) {
+      throw fail(`router setting "${key}" is in seconds and must be 0 or at least 0.001 (one millisecond), got ${value}`);
+    }
     if (given.some(([other]) => other === mapping.to)) throw fail(`router settings "${key}" and "${mapping.to}" set the same thing; keep one`);
     switch (key) {
       case 'heartbeatInterval':
