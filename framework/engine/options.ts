@@ -144,7 +144,7 @@ export const ENGINE_SCHEMA: OptionSchema<EngineOptions> = {
 function isOrigin(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   try {
-    return new URL(value).origin === value.replace(/\/$/, '');
+    return new URL(value).origin === value.replace(/\/$/, '').toLowerCase();
   } catch {
     return false;
   }

@@ -63,6 +63,10 @@ export class Client implements EngineSocketListener {
   close(reason: DisconnectReason = 'forced server close'): void {
     if (this.conn.readyState === 'closed') return;
     this.closing ??= reason;
+    if (reason === 'forced server close') {
+      // A deliberate kick: tell each namespace first, so the client does not reconnect on its own.
+      for (const socket of this.sockets.values()) this.writePacket({ type: PacketType.DISCONNECT, nsp: socket.nsp.name });
+    }
     for (const socket of [...this.sockets.values()]) socket.handleClose(reason);
     this.conn.close();
   }
