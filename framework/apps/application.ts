@@ -106,7 +106,7 @@ export class MojoApplication {
     });
     setIdentityResolver(router.io, (cookies) => identify(cookies, config, sessions));
     const http = router.attach(createServer(app));
-    for (const loaded of apps) log.debug(`app ${loaded.name}: ${loaded.paths.length} routes${loaded.socketHandler ? `, channel ${channelOf(loaded.name)}` : ''}`);
+    for (const loaded of apps) log.debug(`app ${loaded.name}: ${loaded.routeInfo.length} routes${loaded.socketHandler ? `, channel ${channelOf(loaded.name)}` : ''}`);
     return new MojoApplication(config, root, app, http, router, apps, context, db);
   }
 

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import express, { type RequestHandler, type Router } from 'express';
 import type nunjucks from 'nunjucks';
 import { ConfigError } from '../config.ts';
-import { isHandlerClass, mountHandler, type AppInfo } from '../http/request-handler.ts';
+import { handlerMethods, isHandlerClass, mountHandler, type AppInfo } from '../http/request-handler.ts';
 import { createTemplates } from '../http/templates.ts';
 import { SocketConnection, type ConnectionClass } from '../realtime/index.ts';
 import { createLogger } from '../util/logger.ts';
@@ -14,13 +14,24 @@ const log = createLogger('apps');
 /** One entry of an app's `urlpatterns`: a path and a handler class, an express handler or a router. */
 export type UrlPattern = readonly [path: string, target: unknown];
 
+/** One route an app declared, as `mojo routes` lists it. */
+export interface RouteInfo {
+  readonly path: string;
+  /** The handler class's name, or "express handler" / "express router". */
+  readonly handler: string;
+  /** HTTP methods it answers (empty for plain express handlers: they see every method). */
+  readonly methods: readonly string[];
+  /** Whether only logged-in users reach it. */
+  readonly authenticated: boolean;
+}
+
 /** An installed app, loaded. */
 export interface LoadedApp extends AppInfo {
   readonly dir: string;
   /** Its routes, mounted on an express router. */
   readonly routes: Router;
-  /** The paths its `urlpatterns` declared, in order (for `mojo routes`). */
-  readonly paths: readonly string[];
+  /** The routes its `urlpatterns` declared, in order (for `mojo routes`). */
+  readonly routeInfo: readonly RouteInfo[];
   /** Its realtime channel's connection class, or null when it has no `socket_handlers.ts`. */
   readonly socketHandler: ConnectionClass | null;
   /** Its static folder, if it has one. */
@@ -53,7 +64,7 @@ export async function loadApp(name: string, appsDir: string, projectTemplates: s
   const templates: nunjucks.Environment = createTemplates([join(dir, 'templates'), projectTemplates], { noCache });
   const info: AppInfo = { name, templates };
   const routes = express.Router();
-  const paths: string[] = [];
+  const routeInfo: RouteInfo[] = [];
 
   const urlsFile = moduleFile(dir, 'urls');
   if (urlsFile) {
@@ -66,11 +77,16 @@ export async function loadApp(name: string, appsDir: string, projectTemplates: s
         throw new ConfigError('installedApps', `app "${name}": urlpatterns[${index}] must be ['/path', Handler]`);
       }
       const [path, target] = entry as [string, unknown];
-      paths.push(path);
-      if (isHandlerClass(target)) routes.all(path, mountHandler(target, info));
-      else if (isExpressRouter(target)) routes.use(path, target);
-      else if (typeof target === 'function') routes.all(path, target as RequestHandler);
-      else throw new ConfigError('installedApps', `app "${name}": urlpatterns[${index}] for ${path} is neither a MojoRequestHandler class, an express handler nor a router`);
+      if (isHandlerClass(target)) {
+        routes.all(path, mountHandler(target, info));
+        routeInfo.push({ path, handler: target.name || '(anonymous)', methods: handlerMethods(target), authenticated: target.authenticated });
+      } else if (isExpressRouter(target)) {
+        routes.use(path, target);
+        routeInfo.push({ path, handler: 'express router', methods: [], authenticated: false });
+      } else if (typeof target === 'function') {
+        routes.all(path, target as RequestHandler);
+        routeInfo.push({ path, handler: target.name ? `${target.name} (express handler)` : 'express handler', methods: [], authenticated: false });
+      } else throw new ConfigError('installedApps', `app "${name}": urlpatterns[${index}] for ${path} is neither a MojoRequestHandler class, an express handler nor a router`);
     }
   } else {
     log.info(`app ${name} has no urls.ts: it serves no pages`);
@@ -91,7 +107,7 @@ export async function loadApp(name: string, appsDir: string, projectTemplates: s
 
   const staticPath = join(dir, 'static');
   const staticDir = existsSync(staticPath) ? staticPath : null;
-  return { ...info, dir, routes, paths, socketHandler, staticDir };
+  return { ...info, dir, routes, routeInfo, socketHandler, staticDir };
 }
 
 function isExpressRouter(value: unknown): value is Router {

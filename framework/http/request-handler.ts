@@ -138,6 +138,12 @@ export function isHandlerClass(value: unknown): value is HandlerClass {
   return typeof value === 'function' && value.prototype instanceof MojoRequestHandler;
 }
 
+/** The HTTP methods `Handler` answers, upper-case (HEAD comes with GET). */
+export function handlerMethods(Handler: HandlerClass): string[] {
+  const methods = METHODS.filter((m) => typeof (Handler.prototype as unknown as Record<string, unknown>)[m] === 'function').map((m) => m.toUpperCase());
+  return methods.includes('GET') ? [...methods, 'HEAD'] : methods;
+}
+
 /** The express handler that runs `Handler` for each request of its route. */
 export function mountHandler(Handler: HandlerClass, app: AppInfo): ExpressHandler {
   const allowed = METHODS.filter((m) => typeof Handler.prototype[m] === 'function');

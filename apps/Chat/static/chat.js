@@ -35,7 +35,7 @@
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf, Accept: 'application/json' },
         body: JSON.stringify({ to: whisper[1], text: whisper[2] }),
       });
-      const reply = await res.json();
+      const reply = res.headers.get('content-type')?.includes('application/json') ? await res.json() : { error: 'Your session ended; reload the page and log in again.' };
       if (reply.error) $('error').textContent = reply.error;
       else if (!reply.ok) $('error').textContent = `${whisper[1]} is not in the chat right now.`;
       else { show('whisper', `to ${whisper[1]}`, whisper[2]); $('text').value = ''; }
