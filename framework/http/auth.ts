@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { parseCookies } from '../realtime/index.ts';
-import { revokeLogin } from '../sessions/index.ts';
+import { renameSession, revokeLogin } from '../sessions/index.ts';
 import { contextOf } from './context.ts';
 import { signValue, unsignValue } from './cookies.ts';
 import type { UserId } from './users.ts';
@@ -34,7 +34,12 @@ export function currentUser(req: Request): UserId | null {
  */
 export async function login(req: Request, res: Response, userId: UserId): Promise<void> {
   const { config, users } = contextOf(req);
+  // Whoever was logged in on this browser before is not any more, on its open tabs included.
+  const previous = req.session.userId;
+  const before = req.sessionID;
+  if (previous !== undefined) revokeLogin(previous, before);
   await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
+  renameSession(before, req.sessionID);
   req.session.userId = userId;
   await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
   users.recordLogin(userId);

@@ -81,6 +81,19 @@ export class MojoSocketHandler<Emits extends EventMap = DefaultEvents> extends S
 }
 
 /**
+ * Moves the connections of session `from` to its new id `to` in `CURRENT_SESSIONS` (login gives a
+ * browser a new session id; its open tabs stay reachable under the new one).
+ */
+export function renameSession(from: SessionId, to: SessionId): number {
+  const moved = CURRENT_SESSIONS.drop(from);
+  for (const member of moved) {
+    (member as MojoSocketHandler).sessionId = to;
+    CURRENT_SESSIONS.add(to, member);
+  }
+  return moved.length;
+}
+
+/**
  * Ends `userId`'s login on the connections of session `sessionId` (every tab of that browser):
  * they leave `LOGGED_IN_SESSIONS` at once and their `userId` becomes null. Called on logout.
  */
