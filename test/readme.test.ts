@@ -87,6 +87,15 @@ describe('README examples', () => {
     }
   });
 
+  it("shows the demo's `mojo routes` output as the command prints it", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const shown = /<!-- output: mojo routes -->\s*```\n([\s\S]*?)```/.exec(readme)?.[1];
+    assert.ok(shown, 'the README shows the output of mojo routes');
+    const result = spawnSync(process.execPath, [join(ROOT, 'framework/cli/bin.js'), 'routes'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout, shown);
+  });
+
   it('typechecks every example under strict', () => {
     const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', DIR], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stdout + result.stderr);
