@@ -23,8 +23,16 @@ export interface MojoConfig {
   debug?: boolean;
   /** Where users and sessions live: `sqlite:<file>` (relative to the project) or `sqlite::memory:`. @default 'sqlite:data/mojo.db' */
   database?: string;
-  /** Redis URL for running several processes (not available yet). @default undefined */
+  /**
+   * Redis URL: sessions, `CURRENT_SESSIONS`, `LOGGED_IN_SESSIONS` and room broadcasts shared by
+   * every process that uses it. @default undefined (one process, SQLite sessions)
+   */
   redis?: string;
+  /** Cluster tuning (with `redis`). */
+  cluster?: {
+    /** Seconds a crashed process's connections stay listed before they vanish. @default 15 */
+    presenceTtl?: number;
+  };
   /** Realtime channel options. */
   socket?: MojoSocketOptions;
   /** Authentication. */
@@ -60,6 +68,7 @@ export interface ResolvedConfig {
   readonly debug: boolean;
   readonly database: string;
   readonly redis: string | null;
+  readonly cluster: { readonly presenceTtl: number };
   readonly socket: Readonly<MojoSocketOptions>;
   readonly auth: { readonly loginUrl: string };
   readonly session: { readonly maxAgeDays: number; readonly secure: boolean };
@@ -132,6 +141,7 @@ const RULES: Rules = {
     check: (v) => (v === '*' || (Array.isArray(v) && v.every((o) => typeof o === 'string' && /^https?:\/\/[^/]+$/.test(o))) ? undefined : 'must be "*" or a list of origins like "https://example.com"'),
   },
   paths: { apps: PATH_RULE, templates: PATH_RULE, static: PATH_RULE },
+  cluster: { presenceTtl: { kind: 'number', min: 0.3, max: 3600 } },
 };
 
 function isRule(value: OptionRule | Record<string, OptionRule>): value is OptionRule {
@@ -180,9 +190,6 @@ export function resolveConfig(config: MojoConfig = {}): ResolvedConfig {
   if (!debug && (secrets.length === 0 || secrets.includes(DEV_SECRET))) {
     throw new ConfigError('cookieSecret', `must be set to a secret of your own outside debug mode (it signs session and login cookies); set MOJO_SECRET or debug: true`);
   }
-  if (config.redis !== undefined) {
-    throw new ConfigError('redis', 'is not available yet: run one process without it for now');
-  }
   return Object.freeze({
     port: config.port ?? 8000,
     host: config.host ?? '0.0.0.0',
@@ -190,7 +197,8 @@ export function resolveConfig(config: MojoConfig = {}): ResolvedConfig {
     installedApps: Object.freeze([...(config.installedApps ?? [])]),
     debug,
     database: config.database ?? 'sqlite:data/mojo.db',
-    redis: null,
+    redis: config.redis ?? null,
+    cluster: Object.freeze({ presenceTtl: config.cluster?.presenceTtl ?? 15 }),
     socket: Object.freeze({ ...config.socket }),
     auth: Object.freeze({ loginUrl: config.auth?.loginUrl ?? '/auth/login/' }),
     session: Object.freeze({ maxAgeDays: config.session?.maxAgeDays ?? 14, secure: config.session?.secure ?? false }),

@@ -347,7 +347,7 @@ describe('cookies that must not register anyone', () => {
     const alice = await aliceLoggedIn(app);
     const { sessionId } = await alice.state();
     const store = app.mojo.context.sessions;
-    const data = store.getSync(sessionId)!;
+    const data = (await store.getSession(sessionId))!;
     const expired = { ...data, cookie: { ...data.cookie, expires: new Date(Date.now() - 1000) } } as typeof data;
     await new Promise<void>((resolve, reject) => store.set(sessionId, expired, (err) => (err ? reject(err) : resolve())));
     await assertRegistersNothing(app, alice.jar.clone());

@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import session from 'express-session';
+import session, { type SessionData } from 'express-session';
 import { resolveConfig, type MojoConfig, type ResolvedConfig } from '../config.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE } from '../http/auth.ts';
-import type { MojoContext } from '../http/context.ts';
+import type { MojoContext, MojoSessionStore } from '../http/context.ts';
+import { RedisSessionStore } from '../http/redis-session-store.ts';
 import { unsignValue } from '../http/cookies.ts';
 import { verifyCsrf } from '../http/csrf.ts';
 import { openDatabase } from '../http/database.ts';
@@ -16,7 +17,7 @@ import { SqliteSessionStore } from '../http/session-store.ts';
 import { createTemplates } from '../http/templates.ts';
 import { UserStore } from '../http/users.ts';
 import { SocketRouter, type ConnectionClass } from '../realtime/index.ts';
-import { MojoSocketHandler, setIdentityResolver, type Identity } from '../sessions/index.ts';
+import { MojoSocketHandler, RedisCluster, renameLocalSession, revokeLocalLogin, setIdentityResolver, setRegistryCluster, type Identity } from '../sessions/index.ts';
 import { createLogger, setLogLevel } from '../util/logger.ts';
 import { channelOf, loadApp, type LoadedApp } from './loader.ts';
 
@@ -46,6 +47,8 @@ export class MojoApplication {
     readonly apps: readonly LoadedApp[],
     readonly context: MojoContext,
     private readonly db: Database.Database,
+    /** The Redis cluster this process belongs to, when `redis` is configured. */
+    readonly cluster: RedisCluster | null,
   ) {}
 
   static async create(options: MojoApplicationOptions = {}): Promise<MojoApplication> {
@@ -59,8 +62,32 @@ export class MojoApplication {
 
     const db = openDatabase(config.database, root);
     const maxAgeMs = config.session.maxAgeDays * 86_400_000;
-    const sessions = new SqliteSessionStore(db, { maxAgeMs });
     const users = new UserStore(db);
+
+    const endpoints: Record<string, ConnectionClass> = {};
+    for (const loaded of apps) if (loaded.socketHandler) endpoints[channelOf(loaded.name)] = loaded.socketHandler;
+    class MojoRoot extends MojoSocketHandler {
+      static override endpoints = endpoints;
+    }
+    const { sessionExpiry, ...socket } = config.socket;
+    const router = new SocketRouter(MojoRoot, {
+      ...socket,
+      ...(sessionExpiry === undefined ? {} : { sessionExpiry }),
+      allowedOrigins: config.allowedOrigins,
+    });
+
+    let cluster: RedisCluster | null = null;
+    let sessions: MojoSessionStore;
+    if (config.redis) {
+      cluster = new RedisCluster({ url: config.redis, presenceTtl: Math.round(config.cluster.presenceTtl * 1000) }, router.io);
+      cluster.onRevoke = revokeLocalLogin;
+      cluster.onRename = renameLocalSession;
+      await cluster.start();
+      setRegistryCluster(cluster);
+      sessions = new RedisSessionStore(cluster.client, { maxAgeMs });
+    } else {
+      sessions = new SqliteSessionStore(db, { maxAgeMs });
+    }
     const context: MojoContext = { config, root, users, sessions };
 
     const app = express();
@@ -93,21 +120,10 @@ export class MojoApplication {
       }),
     );
 
-    const endpoints: Record<string, ConnectionClass> = {};
-    for (const loaded of apps) if (loaded.socketHandler) endpoints[channelOf(loaded.name)] = loaded.socketHandler;
-    class MojoRoot extends MojoSocketHandler {
-      static override endpoints = endpoints;
-    }
-    const { sessionExpiry, ...socket } = config.socket;
-    const router = new SocketRouter(MojoRoot, {
-      ...socket,
-      ...(sessionExpiry === undefined ? {} : { sessionExpiry }),
-      allowedOrigins: config.allowedOrigins,
-    });
     setIdentityResolver(router.io, (cookies) => identify(cookies, config, sessions));
     const http = router.attach(createServer(app));
     for (const loaded of apps) log.debug(`app ${loaded.name}: ${loaded.routeInfo.length} routes${loaded.socketHandler ? `, channel ${channelOf(loaded.name)}` : ''}`);
-    return new MojoApplication(config, root, app, http, router, apps, context, db);
+    return new MojoApplication(config, root, app, http, router, apps, context, db, cluster);
   }
 
   /** Starts listening (port and host from the config unless given); resolves with the address. */
@@ -134,6 +150,10 @@ export class MojoApplication {
       this.http.closeAllConnections();
     });
     this.context.sessions.close();
+    if (this.cluster) {
+      await this.cluster.stop();
+      setRegistryCluster(null);
+    }
     this.db.close();
   }
 }
@@ -142,13 +162,24 @@ export class MojoApplication {
  * Who a realtime connection belongs to: a `session_id` cookie signed with one of the secrets
  * whose session the store still has, and a `logged_in` cookie that this session confirms.
  */
-function identify(cookies: Readonly<Record<string, string>>, config: ResolvedConfig, store: SqliteSessionStore): Identity {
+function identify(cookies: Readonly<Record<string, string>>, config: ResolvedConfig, store: MojoSessionStore): Identity | Promise<Identity> {
   const sessionId = unsignValue(cookies[SESSION_COOKIE], config.cookieSecret);
-  const data = sessionId === null ? null : store.getSync(sessionId);
-  if (sessionId === null || !data) return { sessionId: null, userId: null };
-  const claimed = unsignValue(cookies[LOGIN_COOKIE], config.cookieSecret);
-  return { sessionId, userId: claimed !== null && data.userId === claimed ? claimed : null };
+  if (sessionId === null) return NOBODY;
+  const confirm = (data: SessionData | null): Identity => {
+    if (!data) return NOBODY;
+    const claimed = unsignValue(cookies[LOGIN_COOKIE], config.cookieSecret);
+    return { sessionId, userId: claimed !== null && data.userId === claimed ? claimed : null };
+  };
+  const found = store.getSession(sessionId);
+  if (!(found instanceof Promise)) return confirm(found);
+  // A store that cannot answer (Redis down) makes an anonymous visitor, not a refused one.
+  return found.then(confirm, (err: Error) => {
+    log.warn(`could not read session for a realtime connection (${err.message}); treating it as anonymous`);
+    return NOBODY;
+  });
 }
+
+const NOBODY: Identity = Object.freeze({ sessionId: null, userId: null });
 
 /** `..`, backslashes or NUL in a static path get a plain 404, never a file outside the folder. */
 function refuseTraversal(req: Request, res: Response, next: NextFunction): void {

@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import type { ResolvedConfig } from '../config.ts';
-import type { SqliteSessionStore } from './session-store.ts';
+import type { Store } from 'express-session';
+import type { SessionData } from 'express-session';
 import type { UserStore } from './users.ts';
 
 declare module 'express-session' {
@@ -18,7 +19,14 @@ export interface MojoContext {
   /** The project's root folder. */
   readonly root: string;
   readonly users: UserStore;
-  readonly sessions: SqliteSessionStore;
+  readonly sessions: MojoSessionStore;
+}
+
+/** Where sessions live (SQLite by default, Redis with `redis` in the config). */
+export interface MojoSessionStore extends Store {
+  /** The session `sid`, or null when unknown or expired (synchronous for SQLite). */
+  getSession(sid: string): SessionData | null | Promise<SessionData | null>;
+  close(): void;
 }
 
 /** The Mojo context of the application serving `req`. */

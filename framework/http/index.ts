@@ -5,5 +5,6 @@ export { csrfToken } from './csrf.ts';
 export { signValue, unsignValue } from './cookies.ts';
 export { UserStore, UserError, type User } from './users.ts';
 export { SqliteSessionStore } from './session-store.ts';
+export { RedisSessionStore } from './redis-session-store.ts';
 export { openDatabase } from './database.ts';
-export type { MojoContext } from './context.ts';
+export type { MojoContext, MojoSessionStore } from './context.ts';

@@ -87,6 +87,11 @@ export class SqliteSessionStore extends session.Store {
     reply(callback, () => this.getSync(sid));
   }
 
+  /** The same as {@link getSync}, under the name every Mojo session store shares. */
+  getSession(sid: string): SessionData | null {
+    return this.getSync(sid);
+  }
+
   /**
    * The live session `sid` without a callback, or null: what the realtime layer uses to confirm
    * a login cookie while a connection opens.

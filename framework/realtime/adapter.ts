@@ -7,6 +7,8 @@ import type { Room, SocketId } from './types.ts';
 export interface BroadcastTarget {
   readonly rooms: ReadonlySet<Room>;
   readonly except: ReadonlySet<Room>;
+  /** Only this process's sockets (a cluster adapter does not forward it). */
+  readonly local?: boolean;
 }
 
 /**

@@ -13,10 +13,16 @@ export class BroadcastOperator {
     private readonly nsp: Namespace,
     private readonly rooms: ReadonlySet<Room>,
     private readonly exceptRooms: ReadonlySet<Room>,
+    private readonly onlyLocal = false,
   ) {}
 
   to(room: Room | readonly Room[]): BroadcastOperator {
-    return new BroadcastOperator(this.nsp, union(this.rooms, room), this.exceptRooms);
+    return new BroadcastOperator(this.nsp, union(this.rooms, room), this.exceptRooms, this.onlyLocal);
+  }
+
+  /** The same broadcast, to this process's sockets only (with a cluster adapter). */
+  get local(): BroadcastOperator {
+    return new BroadcastOperator(this.nsp, this.rooms, this.exceptRooms, true);
   }
 
   in(room: Room | readonly Room[]): BroadcastOperator {
@@ -24,13 +30,14 @@ export class BroadcastOperator {
   }
 
   except(room: Room | readonly Room[]): BroadcastOperator {
-    return new BroadcastOperator(this.nsp, this.rooms, union(this.exceptRooms, room));
+    return new BroadcastOperator(this.nsp, this.rooms, union(this.exceptRooms, room), this.onlyLocal);
   }
 
   /** Sends `event` to every selected socket. Acknowledgements are not supported for broadcasts. */
   emit(event: string, ...args: unknown[]): true {
     if (RESERVED_EVENTS.has(event)) throw new RealtimeError('ERR_RESERVED_EVENT', `"${event}" is a reserved event name and cannot be emitted`);
-    this.nsp.adapter.broadcast({ type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args] }, { rooms: this.rooms, except: this.exceptRooms });
+    const target = { rooms: this.rooms, except: this.exceptRooms, local: this.onlyLocal };
+    this.nsp.adapter.broadcast({ type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args] }, target);
     return true;
   }
 

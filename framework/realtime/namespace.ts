@@ -35,7 +35,7 @@ const EMPTY: ReadonlySet<Room> = new Set();
  */
 export class Namespace {
   readonly sockets = new Map<SocketId, Socket>();
-  readonly adapter: InMemoryAdapter;
+  adapter: InMemoryAdapter;
   /** Packets and dropped sockets kept for connection state recovery, when it is on. */
   readonly recovery: RecoveryLog | null;
   /** The class of the sockets this namespace creates (SocketConnection subclasses set it). */
@@ -52,7 +52,7 @@ export class Namespace {
     readonly server: RealtimeServer,
     readonly name: string,
   ) {
-    this.adapter = new InMemoryAdapter(this);
+    this.adapter = server.adapterFactory(this);
     const recovery = server.options.connectionStateRecovery;
     this.recovery = recovery ? new RecoveryLog(recovery.maxDisconnectionDuration) : null;
   }

@@ -2,6 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import { ENGINE_DEFAULTS, ENGINE_SCHEMA, EngineServer, type EngineOptions } from '../engine/index.ts';
 import { resolveOptions, type OptionSchema } from '../util/options.ts';
 import type { BroadcastOperator } from './broadcast-operator.ts';
+import { InMemoryAdapter } from './adapter.ts';
 import { Client } from './client.ts';
 import { serveClientBundle } from './client-bundle.ts';
 import { RealtimeError } from './errors.ts';
@@ -97,6 +98,8 @@ export class RealtimeServer {
    * client there (created on demand), or undefined to answer "Invalid namespace".
    */
   namespaceResolver: ((name: string, client: Client) => Namespace | undefined) | null = null;
+  /** Makes each namespace's adapter; see {@link useAdapter}. */
+  adapterFactory: (nsp: Namespace) => InMemoryAdapter = (nsp) => new InMemoryAdapter(nsp);
 
   constructor(options?: RealtimeOptions) {
     const resolved = resolveOptions('realtime', REALTIME_SCHEMA, REALTIME_DEFAULTS, options, (m) => new RealtimeError('ERR_REALTIME_OPTION', m));
@@ -112,6 +115,16 @@ export class RealtimeServer {
   attach(server: HttpServer): this {
     const path = this.options.path;
     this.engine.attach(server, this.options.serveClient ? (req, res) => serveClientBundle(path, req, res) : undefined);
+    return this;
+  }
+
+  /**
+   * Replaces how rooms and broadcasts work, for every namespace (a cluster adapter reaches other
+   * processes). Call it before clients connect.
+   */
+  useAdapter(factory: (nsp: Namespace) => InMemoryAdapter): this {
+    this.adapterFactory = factory;
+    for (const namespace of this.namespaces.values()) namespace.adapter = factory(namespace);
     return this;
   }
 

@@ -1,6 +1,6 @@
 import { SocketConnection, type DisconnectReason, type EventMap, type RealtimeServer } from '../realtime/index.ts';
 import { createLogger } from '../util/logger.ts';
-import { CURRENT_SESSIONS, LOGGED_IN_SESSIONS, type SessionId, type UserId } from './registry.ts';
+import { CURRENT_SESSIONS, LOGGED_IN_SESSIONS, registryCluster, type SessionId, type UserId } from './registry.ts';
 
 const log = createLogger('sessions');
 
@@ -85,6 +85,12 @@ export class MojoSocketHandler<Emits extends EventMap = DefaultEvents> extends S
  * browser a new session id; its open tabs stay reachable under the new one).
  */
 export function renameSession(from: SessionId, to: SessionId): number {
+  registryCluster()?.publishRename(from, to);
+  return renameLocalSession(from, to);
+}
+
+/** @internal {@link renameSession} on this process only (what other nodes' messages ask for). */
+export function renameLocalSession(from: SessionId, to: SessionId): number {
   const moved = CURRENT_SESSIONS.drop(from);
   for (const member of moved) {
     (member as MojoSocketHandler).sessionId = to;
@@ -98,6 +104,12 @@ export function renameSession(from: SessionId, to: SessionId): number {
  * they leave `LOGGED_IN_SESSIONS` at once and their `userId` becomes null. Called on logout.
  */
 export function revokeLogin(userId: UserId, sessionId: SessionId): number {
+  registryCluster()?.publishRevoke(userId, sessionId);
+  return revokeLocalLogin(userId, sessionId);
+}
+
+/** @internal {@link revokeLogin} on this process only (what other nodes' messages ask for). */
+export function revokeLocalLogin(userId: UserId, sessionId: SessionId): number {
   const dropped = LOGGED_IN_SESSIONS.drop(userId, (member) => (member as MojoSocketHandler).sessionId === sessionId);
   for (const member of dropped) (member as MojoSocketHandler).userId = null;
   return dropped.length;

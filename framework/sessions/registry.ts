@@ -29,26 +29,60 @@ export const localAdapter: RegistryAdapter = {
       else byChannel.set(member.nsp, [member.id]);
       count++;
     }
-    for (const [nsp, ids] of byChannel) nsp.to(ids).emit(event, ...args);
+    for (const [nsp, ids] of byChannel) nsp.to(ids).local.emit(event, ...args);
     return count;
   },
 };
 
-/** Every live connection of one key (one visitor's tabs, one user's devices). */
+/**
+ * What a registry asks of a cluster (Redis): which keys other processes hold, and delivery to
+ * them. Without one, a registry is this process's connections alone.
+ */
+export interface RegistryCluster {
+  /** How many connections of `key` other processes hold (on `channel` only, when given). */
+  remoteCount(registry: string, key: string, channel: string | null): number;
+  /** Keys other processes hold (on `channel` only, when given). */
+  remoteKeys(registry: string, channel: string | null): Iterable<string>;
+  /** Delivers an emit on other processes: to `key`'s connections, or to everyone when null. */
+  publishEmit(registry: string, key: string | null, channel: string | null, event: string, args: readonly unknown[]): void;
+  /** This process now holds `count` connections of `key` on `channel`. */
+  presence(registry: string, key: string, channel: string, count: number): void;
+  /** Tells other processes that `userId` logged out of `sessionId`. */
+  publishRevoke(userId: string, sessionId: string): void;
+  /** Tells other processes that session `before` is now `after` (login). */
+  publishRename(before: string, after: string): void;
+}
+
+let cluster: RegistryCluster | null = null;
+
+/** The cluster the registries use, if any. */
+export function registryCluster(): RegistryCluster | null {
+  return cluster;
+}
+
+/** Connects the registries to a cluster (or back to this process alone with null). */
+export function setRegistryCluster(next: RegistryCluster | null): void {
+  cluster = next;
+}
+
+/** Every live connection of one key (one visitor's tabs, one user's devices), on every node. */
 export class ConnectionGroup {
   constructor(
     private readonly members: readonly Member[],
     private readonly adapter: RegistryAdapter,
+    private readonly remote: number = 0,
+    private readonly address: { registry: string; key: string; channel: string | null } | null = null,
   ) {}
 
-  /** How many live connections the key has. */
+  /** How many live connections the key has (in the whole cluster). */
   get size(): number {
-    return this.members.length;
+    return this.members.length + this.remote;
   }
 
-  /** Sends `event` to every connection of the key; returns how many it reached. */
+  /** Sends `event` to every connection of the key; returns how many it reached (or was sent to). */
   emit(event: string, ...args: unknown[]): number {
-    return this.adapter.deliver(this.members, event, args);
+    if (cluster && this.address && this.remote > 0) cluster.publishEmit(this.address.registry, this.address.key, this.address.channel, event, args);
+    return this.adapter.deliver(this.members, event, args) + this.remote;
   }
 
   /** Sends a `message` to every connection of the key. */
@@ -84,23 +118,32 @@ export class SessionRegistry<K extends string = string> {
   /** Every live connection of `key`, or undefined when it has none. */
   get(key: K): ConnectionGroup | undefined {
     const members = this.membersOf(key);
-    return members.length > 0 ? new ConnectionGroup(members, this.adapter) : undefined;
+    const remote = cluster ? cluster.remoteCount(this.name, key, this.channel) : 0;
+    if (members.length === 0 && remote === 0) return undefined;
+    return new ConnectionGroup(members, this.adapter, remote, { registry: this.name, key, channel: this.channel });
   }
 
   has(key: K): boolean {
-    return this.membersOf(key).length > 0;
+    return this.membersOf(key).length > 0 || (cluster !== null && cluster.remoteCount(this.name, key, this.channel) > 0);
   }
 
-  /** How many keys have at least one live connection. */
+  /** How many keys have at least one live connection (in the whole cluster). */
   get size(): number {
-    if (this.channel === null) return this.entries.size;
+    if (this.channel === null && !cluster) return this.entries.size;
     let count = 0;
-    for (const key of this.entries.keys()) if (this.membersOf(key).length > 0) count++;
+    for (const _ of this.keys()) count++;
     return count;
   }
 
   *keys(): IterableIterator<K> {
-    for (const key of this.entries.keys()) if (this.channel === null || this.membersOf(key).length > 0) yield key;
+    const seen = new Set<K>();
+    for (const key of this.entries.keys()) {
+      if (this.channel === null || this.membersOf(key).length > 0) {
+        seen.add(key);
+        yield key;
+      }
+    }
+    if (cluster) for (const key of cluster.remoteKeys(this.name, this.channel) as Iterable<K>) if (!seen.has(key)) yield key;
   }
 
   *[Symbol.iterator](): IterableIterator<[K, ConnectionGroup]> {
@@ -109,7 +152,13 @@ export class SessionRegistry<K extends string = string> {
 
   /** Sends `event` to every connection in the registry (or in this app's view); returns how many. */
   emit(event: string, ...args: unknown[]): number {
+    cluster?.publishEmit(this.name, null, this.channel, event, args);
     return this.adapter.deliver(this.allMembers(), event, args);
+  }
+
+  /** @internal Delivers an emit published by another node to this process's connections. */
+  deliverLocal(key: K | null, event: string, args: readonly unknown[]): number {
+    return this.adapter.deliver(key === null ? this.allMembers() : this.membersOf(key), event, args);
   }
 
   send(message: unknown): number {
@@ -118,7 +167,12 @@ export class SessionRegistry<K extends string = string> {
 
   /** The same registry, limited to the connections of app `app` (its `/<app>Socket` channel). */
   in(app: string): SessionRegistry<K> {
-    const view = new SessionRegistry<K>(this.name, `/${app}Socket`, this.entries);
+    return this.onChannel(`/${app}Socket`);
+  }
+
+  /** The same registry, limited to the connections of one namespace (`/ChatSocket`, `/`). */
+  onChannel(channel: string): SessionRegistry<K> {
+    const view = new SessionRegistry<K>(this.name, channel, this.entries);
     view.adapter = this.adapter;
     return view;
   }
@@ -128,12 +182,15 @@ export class SessionRegistry<K extends string = string> {
     let members = this.entries.get(key);
     if (!members) this.entries.set(key, (members = new Set()));
     members.add(member);
+    this.announce(key, member.nsp.name);
   }
 
   /** @internal Forgets `member` under `key`. */
   delete(key: K, member: Member): void {
     const members = this.entries.get(key);
-    if (members?.delete(member) && members.size === 0) this.entries.delete(key);
+    if (!members?.delete(member)) return;
+    if (members.size === 0) this.entries.delete(key);
+    this.announce(key, member.nsp.name);
   }
 
   /** @internal Removes the members of `key` that `match` selects; returns them. */
@@ -143,7 +200,26 @@ export class SessionRegistry<K extends string = string> {
     const dropped = [...members].filter(match);
     for (const member of dropped) members.delete(member);
     if (members.size === 0) this.entries.delete(key);
+    for (const channel of new Set(dropped.map((member) => member.nsp.name))) this.announce(key, channel);
     return dropped;
+  }
+
+  /** @internal Every (key, channel, count) this process holds, for a cluster's full resync. */
+  *presenceEntries(): IterableIterator<[key: K, channel: string, count: number]> {
+    for (const [key, members] of this.entries) {
+      const counts = new Map<string, number>();
+      for (const member of members) counts.set(member.nsp.name, (counts.get(member.nsp.name) ?? 0) + 1);
+      for (const [channel, count] of counts) yield [key, channel, count];
+    }
+  }
+
+  /** Tells the cluster how many connections of `key` this process now holds on `channel`. */
+  private announce(key: K, channel: string): void {
+    if (!cluster) return;
+    let count = 0;
+    const members = this.entries.get(key);
+    if (members) for (const member of members) if (member.nsp.name === channel) count++;
+    cluster.presence(this.name, key, channel, count);
   }
 
   /** @internal Empties the registry (tests, shutdown). */
@@ -166,6 +242,11 @@ export class SessionRegistry<K extends string = string> {
       for (const member of members) if (channel === null || member.nsp.name === channel) yield member;
     }
   }
+}
+
+/** The registries by name, for deliveries published by other nodes. */
+export function registryNamed(name: string): SessionRegistry | undefined {
+  return name === CURRENT_SESSIONS.name ? CURRENT_SESSIONS : name === LOGGED_IN_SESSIONS.name ? LOGGED_IN_SESSIONS : undefined;
 }
 
 /** Everyone with a session, by session id. */
