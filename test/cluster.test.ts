@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import os from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -229,6 +230,85 @@ describe('scale-out on Redis', { skip: !available && !process.env.CI ? `${REDIS}
 
     await stop(a.child);
     await stop(b.child);
+  });
+});
+
+describe('mojo serve --workers', { skip: !available && !process.env.CI ? `${REDIS} is missing: apt-get install -y redis-server` : false }, () => {
+  const BIN = path.join(ROOT, 'framework/cli/bin.js');
+  let project: string;
+  let redis: ChildProcess;
+  let redisUrl: string;
+
+  before(async () => {
+    const port = await freePort();
+    redisUrl = `redis://127.0.0.1:${port}`;
+    redis = await startRedis(port);
+    project = mkdtempSync(path.join(os.tmpdir(), 'mojo-workers-'));
+    cpSync(path.join(ROOT, 'test/fixtures/project'), project, { recursive: true });
+    // What `npm install` gives a real project: an ES module package that can import mojo-ts.
+    writeFileSync(path.join(project, 'package.json'), '{ "type": "module" }\n');
+    mkdirSync(path.join(project, 'node_modules'));
+    symlinkSync(ROOT, path.join(project, 'node_modules', 'mojo-ts'), 'dir');
+  });
+
+  after(async () => {
+    await stop(redis, 'SIGKILL');
+    rmSync(project, { recursive: true, force: true });
+  });
+
+  function writeConfig(redisLine: string): void {
+    writeFileSync(
+      path.join(project, 'mojo.config.ts'),
+      `export default { cookieSecret: 'workers-secret', installedApps: ['Probe', 'Lobby'], database: 'sqlite:data/mojo.db', ${redisLine} };\n`,
+    );
+  }
+
+  /** GET /probe/state from a given local address; returns the pid of the worker that answered. */
+  function pidFrom(port: number, localAddress: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/probe/state', localAddress, agent: false, timeout: 5000 }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk));
+        res.on('end', () => resolve((JSON.parse(body) as { pid: number }).pid));
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET /probe/state from ${localAddress} timed out`)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('spreads clients over the workers and keeps each client on one of them', async () => {
+    writeConfig(`redis: '${redisUrl}'`);
+    const server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(server);
+    const [, port] = await waitForLine(server, /localhost:(\d+) with 2 workers/);
+    const listening = Number(port);
+    const pids = new Set<number>();
+    for (let i = 1; i <= 12; i++) {
+      const address = `127.0.0.${i}`;
+      const first = await pidFrom(listening, address);
+      assert.equal(await pidFrom(listening, address), first, `requests from ${address} stay on one worker`);
+      pids.add(first);
+    }
+    assert.equal(pids.size, 2, 'both workers take clients');
+    assert.ok(!pids.has(server.pid!), 'the primary only routes');
+
+    const polling = await connected(socket(`http://127.0.0.1:${listening}/ProbeSocket`, null, { transports: ['polling'] }));
+    for (let i = 0; i < 5; i++) assert.equal(((await polling.emitWithAck('whoami')) as { channel: string }).channel, '/ProbeSocket');
+    polling.close();
+
+    const exited = new Promise<number | null>((resolve) => server.once('exit', (code) => resolve(code)));
+    server.kill('SIGTERM');
+    assert.equal(await exited, 0, 'the primary stops its workers and exits cleanly');
+    children.delete(server);
+  });
+
+  it('refuses to start workers without redis, in one line', () => {
+    writeConfig('');
+    const result = spawnSync(process.execPath, [BIN, 'serve', '--port', '0', '--workers', '2'], { cwd: project, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /--workers needs `redis` in mojo.config.ts/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /);
   });
 });
 

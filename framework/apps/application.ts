@@ -143,6 +143,8 @@ export class MojoApplication {
     this.router.close();
     await new Promise<void>((done) => {
       if (!this.http.listening) {
+        // Connections handed over by a primary process (mojo serve --workers) end here too.
+        this.http.closeAllConnections();
         done();
         return;
       }

@@ -1,25 +1,18 @@
-import { ConfigError } from '../config.ts';
 import { CliError } from './errors.ts';
 import { consoleOutput, type Output } from './output.ts';
-import * as app from './commands/app.ts';
-import * as dev from './commands/dev.ts';
-import * as create from './commands/new.ts';
-import * as routes from './commands/routes.ts';
-import * as serve from './commands/serve.ts';
-import * as user from './commands/user.ts';
-
 interface Command {
   help: string;
   run(argv: readonly string[], out: Output): Promise<number>;
 }
 
-const COMMANDS: Record<string, { command: Command; summary: string }> = {
-  new: { command: create, summary: 'create a project:            mojo new my-site' },
-  app: { command: app, summary: 'add an app to this project:  mojo app Blog' },
-  serve: { command: serve, summary: 'serve this project:          mojo serve [--port 8000]' },
-  dev: { command: dev, summary: 'serve, restarting on change: mojo dev' },
-  routes: { command: routes, summary: 'list routes and channels:    mojo routes' },
-  user: { command: user, summary: 'create a user:               mojo user add ada' },
+// Loaded when used: `mojo --help` should not pay for the whole framework.
+const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
+  new: { load: () => import('./commands/new.ts'), summary: 'create a project:            mojo new my-site' },
+  app: { load: () => import('./commands/app.ts'), summary: 'add an app to this project:  mojo app Blog' },
+  serve: { load: () => import('./commands/serve.ts'), summary: 'serve this project:          mojo serve [--port 8000]' },
+  dev: { load: () => import('./commands/dev.ts'), summary: 'serve, restarting on change: mojo dev' },
+  routes: { load: () => import('./commands/routes.ts'), summary: 'list routes and channels:    mojo routes' },
+  user: { load: () => import('./commands/user.ts'), summary: 'create a user:               mojo user add ada' },
 };
 
 export const HELP = `Mojo for TypeScript
@@ -55,14 +48,14 @@ export async function main(argv: readonly string[], out: Output = consoleOutput)
     return 2;
   }
   try {
-    return await entry.command.run(rest, out);
+    return await (await entry.load()).run(rest, out);
   } catch (err) {
     if (err instanceof CliError) {
       out.error(err.message.startsWith('mojo') ? err.message : `mojo ${name}: ${err.message}`);
       return err.exitCode;
     }
-    if (err instanceof ConfigError) {
-      out.error(`mojo ${name}: ${err.message}`);
+    if ((err as { code?: unknown })?.code === 'ERR_CONFIG') {
+      out.error(`mojo ${name}: ${(err as Error).message}`);
       return 1;
     }
     if (process.env.MOJO_DEBUG) throw err;

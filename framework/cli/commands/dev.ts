@@ -3,6 +3,7 @@ import { watch } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, portFlag } from '../args.ts';
+import { CliError } from '../errors.ts';
 import { findProject } from '../project.ts';
 import type { Output } from '../output.ts';
 
@@ -19,8 +20,9 @@ const IGNORED = /(^|[/\\])(node_modules|\.git|data|\.scratch)([/\\]|$)/;
 const BIN = join(fileURLToPath(new URL('..', import.meta.url)), 'bin.js');
 
 export async function run(argv: readonly string[], out: Output): Promise<number> {
-  const { flags } = parseArgs(argv, 'dev', ['port'], []);
+  const { positional, flags } = parseArgs(argv, 'dev', ['port'], []);
   if (flags.help) return out.print(help), 0;
+  if (positional.length > 0) throw new CliError(`mojo dev: unexpected "${positional[0]}" (did you mean --port ${positional[0]}?)`, 2);
   const port = portFlag(flags.port);
   const root = findProject();
   const serveArgs = [BIN, 'serve', ...(port === undefined ? [] : ['--port', String(port)])];

@@ -1,5 +1,6 @@
 import { MojoApplication, channelOf } from '../../apps/index.ts';
 import { parseArgs } from '../args.ts';
+import { CliError } from '../errors.ts';
 import { findProject, loadConfig } from '../project.ts';
 import type { Output } from '../output.ts';
 
@@ -17,8 +18,9 @@ function table(rows: string[][]): string[] {
 }
 
 export async function run(argv: readonly string[], out: Output): Promise<number> {
-  const { flags } = parseArgs(argv, 'routes', [], []);
+  const { positional, flags } = parseArgs(argv, 'routes', [], []);
   if (flags.help) return out.print(help), 0;
+  if (positional.length > 0) throw new CliError(`mojo routes: takes no arguments (got "${positional[0]}")`, 2);
   const root = findProject();
   const config = await loadConfig(root);
   // Listing routes must not touch the project's data.

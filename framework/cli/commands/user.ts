@@ -63,7 +63,7 @@ export async function run(argv: readonly string[], out: Output): Promise<number>
   const db = openDatabase(config.database, root);
   try {
     const users = new UserStore(db);
-    if (users.exists(name)) throw new CliError(`there is already a user named "${name}"`);
+    if (users.exists(name)) throw new CliError(`mojo user add: there is already a user named "${name}"`);
     const password = await ask('Password: ', out);
     if (process.stdin.isTTY) {
       const again = await ask('Password again: ', out);
