@@ -263,15 +263,15 @@ describe('mojo serve --workers', { skip: !available && !process.env.CI ? `${REDI
     );
   }
 
-  /** GET /probe/state from a given local address; returns the pid of the worker that answered. */
+  /** GET /probe/pid from a given local address; returns the pid of the worker that answered. */
   function pidFrom(port: number, localAddress: string): Promise<number> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/probe/state', localAddress, agent: false, timeout: 5000 }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path: '/probe/pid', localAddress, agent: false, timeout: 5000 }, (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk));
         res.on('end', () => resolve((JSON.parse(body) as { pid: number }).pid));
       });
-      req.on('timeout', () => req.destroy(new Error(`GET /probe/state from ${localAddress} timed out`)));
+      req.on('timeout', () => req.destroy(new Error(`GET /probe/pid from ${localAddress} timed out`)));
       req.on('error', reject);
       req.end();
     });
