@@ -141,7 +141,9 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
 
   /** Handles an HTTP upgrade under this server's path: a websocket handshake or an upgrade probe. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', (err) => log.debug(`upgrade socket error: ${err.message}`));
+    // A module-level listener: a closure made here would share this scope and keep `req` (its
+    // headers and raw headers) alive for as long as the connection lives.
+    socket.on('error', onUpgradeSocketError);
     if (this.corsHeaders(req) === null) {
       this.abortUpgrade(req, socket, EngineHttpError.FORBIDDEN);
       return;
@@ -152,7 +154,11 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
       this.abortUpgrade(req, socket, problem);
       return;
     }
-    const accept = (then: (ws: WebSocket) => void) => this.wss.handleUpgrade(req, socket, head, then);
+    const accept = (then: (ws: WebSocket) => void) =>
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        socket.off('error', onUpgradeSocketError); // ws handles the socket's errors from here on
+        then(ws);
+      });
     if (query.sid !== undefined) {
       const client = this.clients.get(query.sid)!;
       accept((ws) => client.beginUpgrade(new WebSocketTransport(ws)));
@@ -296,6 +302,10 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
       `HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/html\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`,
     );
   }
+}
+
+function onUpgradeSocketError(err: Error): void {
+  log.debug(`upgrade socket error: ${err.message}`);
 }
 
 function newSid(): Sid {

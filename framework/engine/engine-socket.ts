@@ -54,8 +54,8 @@ export class EngineSocket {
   /** A websocket that is probing to replace polling. */
   private probe: WebSocketTransport | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
-  /** Output waiting for the next GET (polling only). */
-  private buffer: WirePacket[] = [];
+  /** Output waiting for the next GET (polling, or while upgrading); null while empty. */
+  private buffer: WirePacket[] | null = null;
   private bufferedBytes = 0;
   private flushScheduled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -108,7 +108,7 @@ export class EngineSocket {
       this.checkBackpressure(transport);
       return;
     }
-    this.buffer.push(packet);
+    (this.buffer ??= []).push(packet);
     this.bufferedBytes += packet.length;
     if (this.bufferedBytes > this.owner.options.maxBufferedBytes) {
       this.end('buffer overflow');
@@ -151,14 +151,14 @@ export class EngineSocket {
     if (transport.name === 'polling') {
       if (transport.writable) {
         // A pending GET learns the outcome: a noop when the client closed, else the close packet.
-        transport.flush(fromClient ? [EnginePacketType.NOOP] : [...this.buffer, EnginePacketType.CLOSE]);
+        transport.flush(fromClient ? [EnginePacketType.NOOP] : [...(this.buffer ?? []), EnginePacketType.CLOSE]);
       }
     } else if (reason === 'transport error' || reason === 'parse error' || reason === 'buffer overflow' || reason === 'ping timeout') {
       transport.terminate();
     } else {
       transport.close();
     }
-    this.buffer = [];
+    this.buffer = null;
     this.bufferedBytes = 0;
     this.owner.forget(this);
     log.debug(`session ${this.id} closed: ${reason}`);
@@ -230,7 +230,7 @@ export class EngineSocket {
     } else if (this.probe) {
       // Upgrading: release the client's poll so it can complete the switch.
       transport.flush([EnginePacketType.NOOP]);
-    } else if (this.buffer.length > 0) {
+    } else if (this.buffer !== null) {
       this.flushPolling();
     } else if (this.owner.options.maxPollDuration > 0) {
       setTimeout(releasePoll, this.owner.options.maxPollDuration, transport, res).unref();
@@ -279,9 +279,9 @@ export class EngineSocket {
   private flushPolling(): void {
     this.flushScheduled = false;
     const transport = this.transport;
-    if (transport.name !== 'polling' || !transport.writable || this.buffer.length === 0 || this.readyState !== 'open') return;
     const packets = this.buffer;
-    this.buffer = [];
+    if (transport.name !== 'polling' || !transport.writable || packets === null || this.readyState !== 'open') return;
+    this.buffer = null;
     this.bufferedBytes = 0;
     transport.flush(packets);
   }
@@ -293,18 +293,24 @@ export class EngineSocket {
   // ---- websocket and upgrade ---------------------------------------------------------------------
 
   private bindWebSocket(transport: WebSocketTransport): void {
-    const ws = transport.ws;
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (this.transport !== transport) return;
-      this.receive(isBinary ? data : data.toString('utf8'));
-    });
-    ws.once('close', () => {
-      if (this.transport === transport) this.end('transport close');
-    });
-    ws.on('error', (err: Error) => {
-      log.debug(`session ${this.id} websocket error: ${err.message}`);
-      if (this.transport === transport) this.end('transport error');
-    });
+    // Shared listener functions find their session through the websocket: no closures (and no
+    // captured context) per connection.
+    const ws = transport.ws as WebSocketTransport['ws'] & { [SESSION]?: EngineSocket };
+    ws[SESSION] = this;
+    ws.on('message', onWsMessage);
+    ws.once('close', onWsClose);
+    ws.on('error', onWsError);
+  }
+
+  /** @internal A frame from the active websocket. */
+  fromWebSocket(ws: WebSocketTransport['ws'], data: Buffer, isBinary: boolean): void {
+    if (this.transport.name !== 'websocket' || this.transport.ws !== ws) return;
+    this.receive(isBinary ? data : data.toString('utf8'));
+  }
+
+  /** @internal The active websocket closed or failed. */
+  webSocketEnded(ws: WebSocketTransport['ws'], reason: 'transport close' | 'transport error'): void {
+    if (this.transport.name === 'websocket' && this.transport.ws === ws) this.end(reason);
   }
 
   /** A websocket that wants to take over this polling session (`2probe`, `3probe`, `5`). */
@@ -353,8 +359,8 @@ export class EngineSocket {
     if (polling.name === 'polling' && polling.writable) polling.flush([EnginePacketType.NOOP]);
     this.transport = probe;
     this.bindWebSocket(probe);
-    const pending = this.buffer;
-    this.buffer = [];
+    const pending = this.buffer ?? [];
+    this.buffer = null;
     this.bufferedBytes = 0;
     for (const packet of pending) probe.send(packet);
     log.debug(`session ${this.id} upgraded to websocket`);
@@ -390,6 +396,22 @@ export class EngineSocket {
   private checkBackpressure(transport: WebSocketTransport): void {
     if (transport.bufferedAmount > this.owner.options.maxBufferedBytes) this.end('buffer overflow');
   }
+}
+
+const SESSION = Symbol('mojo.engineSession');
+type BoundWebSocket = WebSocketTransport['ws'] & { [SESSION]?: EngineSocket };
+
+function onWsMessage(this: BoundWebSocket, data: Buffer, isBinary: boolean): void {
+  this[SESSION]?.fromWebSocket(this, data, isBinary);
+}
+
+function onWsClose(this: BoundWebSocket): void {
+  this[SESSION]?.webSocketEnded(this, 'transport close');
+}
+
+function onWsError(this: BoundWebSocket, err: Error): void {
+  log.debug(`session ${this[SESSION]?.id ?? '?'} websocket error: ${err.message}`);
+  this[SESSION]?.webSocketEnded(this, 'transport error');
 }
 
 // Module-level timer callbacks take the socket as an argument: no closure per session.

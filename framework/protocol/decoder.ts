@@ -29,7 +29,8 @@ const SLASH = 0x2f;
 export class Decoder {
   readonly #maxAttachments: number;
   #pending: Packet | undefined;
-  #buffers: Buffer[] = [];
+  /** Attachments of the packet being reconstructed (allocated only while one is). */
+  #buffers: Buffer[] | null = null;
 
   constructor(options: DecoderOptions = {}) {
     const { maxAttachments = 10 } = options;
@@ -66,7 +67,7 @@ export class Decoder {
 
     const pending = this.#pending;
     if (pending === undefined) throw new ProtocolError('ERR_UNEXPECTED_BINARY');
-    this.#buffers.push(toBuffer(chunk));
+    (this.#buffers ??= []).push(toBuffer(chunk));
     if (this.#buffers.length < (pending.attachments ?? 0)) return undefined;
     const buffers = this.#buffers;
     this.reset();
@@ -82,7 +83,7 @@ export class Decoder {
    */
   reset(): void {
     this.#pending = undefined;
-    this.#buffers = [];
+    this.#buffers = null;
   }
 
   #decodeString(str: string): Packet {

@@ -7,14 +7,18 @@ import type { Socket } from './socket.ts';
 
 const log = createLogger('realtime');
 
+/** The auth of a CONNECT without a payload: one shared, frozen object rather than one per socket. */
+const NO_AUTH: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
 /**
  * One Engine.IO session seen from the Socket.IO layer: it decodes packets, routes them to the
  * namespace sockets multiplexed over the session, and owns their shared fate (a decode error or
  * a throwing handler closes all of them, never the process).
  */
 export class Client implements EngineSocketListener {
-  /** Joined namespaces by name. */
-  readonly sockets = new Map<string, Socket>();
+  // Most clients join one namespace: it lives in a field; a Map only exists for several.
+  private single: Socket | null = null;
+  private several: Map<string, Socket> | null = null;
   private readonly decoder: Decoder;
   private connecting: Set<string> | null = null;
   private connectTimer: NodeJS.Timeout | null;
@@ -47,8 +51,9 @@ export class Client implements EngineSocketListener {
     this.connectTimer = null;
     this.decoder.reset();
     const why: DisconnectReason = this.closing ?? reason;
-    for (const socket of [...this.sockets.values()]) socket.handleClose(why);
-    this.sockets.clear();
+    for (const socket of this.joined()) socket.handleClose(why);
+    this.single = null;
+    this.several = null;
   }
 
   /** Sends one packet to this client. */
@@ -65,9 +70,9 @@ export class Client implements EngineSocketListener {
     this.closing ??= reason;
     if (reason === 'forced server close') {
       // A deliberate kick: tell each namespace first, so the client does not reconnect on its own.
-      for (const socket of this.sockets.values()) this.writePacket({ type: PacketType.DISCONNECT, nsp: socket.nsp.name });
+      for (const socket of this.joined()) this.writePacket({ type: PacketType.DISCONNECT, nsp: socket.nsp.name });
     }
-    for (const socket of [...this.sockets.values()]) socket.handleClose(reason);
+    for (const socket of this.joined()) socket.handleClose(reason);
     this.conn.close();
   }
 
@@ -86,7 +91,12 @@ export class Client implements EngineSocketListener {
 
   /** @internal */
   attach(socket: Socket): void {
-    this.sockets.set(socket.nsp.name, socket);
+    if (this.several) this.several.set(socket.nsp.name, socket);
+    else if (!this.single) this.single = socket;
+    else {
+      this.several = new Map([[this.single.nsp.name, this.single], [socket.nsp.name, socket]]);
+      this.single = null;
+    }
     if (this.connectTimer) {
       clearTimeout(this.connectTimer);
       this.connectTimer = null;
@@ -95,7 +105,24 @@ export class Client implements EngineSocketListener {
 
   /** @internal */
   remove(socket: Socket): void {
-    if (this.sockets.get(socket.nsp.name) === socket) this.sockets.delete(socket.nsp.name);
+    if (this.single === socket) this.single = null;
+    else if (this.several?.get(socket.nsp.name) === socket) this.several.delete(socket.nsp.name);
+  }
+
+  /** The socket this client has joined namespace `nsp` with, if any. */
+  socketOf(nsp: string): Socket | undefined {
+    if (this.several) return this.several.get(nsp);
+    return this.single !== null && this.single.nsp.name === nsp ? this.single : undefined;
+  }
+
+  /** How many namespaces this client has joined. */
+  get socketCount(): number {
+    return this.several ? this.several.size : this.single ? 1 : 0;
+  }
+
+  /** The joined namespaces' sockets (a copy: safe to close them while iterating). */
+  joined(): Socket[] {
+    return this.several ? [...this.several.values()] : this.single ? [this.single] : [];
   }
 
   /** @internal Marks a namespace join as under way (middlewares running) or done. */
@@ -106,7 +133,7 @@ export class Client implements EngineSocketListener {
 
   private route(packet: Packet): void {
     if (packet.type === PacketType.CONNECT) {
-      if (this.sockets.has(packet.nsp) || this.connecting?.has(packet.nsp)) {
+      if (this.socketOf(packet.nsp) || this.connecting?.has(packet.nsp)) {
         log.debug(`closing session ${this.conn.id}: second CONNECT to ${packet.nsp}`);
         this.conn.end('parse error');
         return;
@@ -116,10 +143,10 @@ export class Client implements EngineSocketListener {
         this.writePacket({ type: PacketType.CONNECT_ERROR, nsp: packet.nsp, data: { message: 'Invalid namespace' } });
         return;
       }
-      namespace.add(this, (packet.data as Record<string, unknown> | undefined) ?? {});
+      namespace.add(this, (packet.data as Record<string, unknown> | undefined) ?? NO_AUTH);
       return;
     }
-    const socket = this.sockets.get(packet.nsp);
+    const socket = this.socketOf(packet.nsp);
     if (!socket) {
       // Anything but CONNECT for a namespace not joined is a protocol violation.
       log.debug(`closing session ${this.conn.id}: packet for unjoined namespace ${packet.nsp}`);
@@ -148,7 +175,7 @@ export class Client implements EngineSocketListener {
 }
 
 function closeIfIdle(client: Client): void {
-  if (client.sockets.size === 0) {
+  if (client.socketCount === 0) {
     log.debug(`closing session ${client.conn.id}: no namespace joined in time`);
     client.conn.close();
   }

@@ -141,7 +141,7 @@ export class SocketRouter {
     for (const [path, cls] of Object.entries(connection.endpoints ?? {})) this.mount(path, cls);
     const prototype = connection.prototype as SocketConnection<any>;
     this.io.namespaceResolver = (name, client) => {
-      const root = client.sockets.get('/') as SocketConnection<any> | undefined;
+      const root = client.socketOf('/') as SocketConnection<any> | undefined;
       const cls = (root ?? prototype).getEndpoint(name);
       return cls ? this.mount(name, cls) : undefined;
     };

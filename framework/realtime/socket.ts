@@ -32,7 +32,8 @@ export class Socket {
   recovered = false;
   /** @internal Recovery offset this socket had seen when it connected. */
   since = 0;
-  private listeners: Map<string, Listener[]> | null = null;
+  /** `[event, listener, event, listener, …]`: a socket has few listeners, and one array is the leanest home for them. */
+  private handlers: Array<string | Listener> | null = null;
   private anyListeners: Listener[] | null = null;
   private acks: Map<number, PendingAck> | null = null;
   private nextAckId = 0;
@@ -90,10 +91,7 @@ export class Socket {
   // ---- listeners ------------------------------------------------------------------------------
 
   on(event: string, listener: Listener): this {
-    const listeners = (this.listeners ??= new Map());
-    const list = listeners.get(event);
-    if (list) list.push(listener);
-    else listeners.set(event, [listener]);
+    (this.handlers ??= []).push(event, listener);
     return this;
   }
 
@@ -106,15 +104,13 @@ export class Socket {
   }
 
   off(event: string, listener?: Listener): this {
-    const list = this.listeners?.get(event);
-    if (!list) return this;
-    if (!listener) {
-      this.listeners!.delete(event);
-      return this;
+    const handlers = this.handlers;
+    if (!handlers) return this;
+    for (let i = handlers.length - 2; i >= 0; i -= 2) {
+      if (handlers[i] !== event || (listener && handlers[i + 1] !== listener)) continue;
+      handlers.splice(i, 2);
+      if (listener) break;
     }
-    const at = list.indexOf(listener);
-    if (at !== -1) list.splice(at, 1);
-    if (list.length === 0) this.listeners!.delete(event);
     return this;
   }
 
@@ -131,7 +127,15 @@ export class Socket {
   }
 
   listenerCount(event: string): number {
-    return this.listeners?.get(event)?.length ?? 0;
+    return this.listenersOf(event).length;
+  }
+
+  /** The listeners of `event`, in the order they were added (a copy). */
+  private listenersOf(event: string): Listener[] {
+    const found: Listener[] = [];
+    const handlers = this.handlers;
+    if (handlers) for (let i = 0; i < handlers.length; i += 2) if (handlers[i] === event) found.push(handlers[i + 1] as Listener);
+    return found;
   }
 
   // ---- sending --------------------------------------------------------------------------------
@@ -313,9 +317,7 @@ export class Socket {
 
   /** @internal Calls the `connection`-time listeners of a reserved event. */
   emitReserved(event: SocketReservedEvent, ...args: unknown[]): void {
-    const list = this.listeners?.get(event);
-    if (!list) return;
-    for (const listener of [...list]) this.client.guard(this, () => listener(...args), true);
+    for (const listener of this.listenersOf(event)) this.client.guard(this, () => listener(...args), true);
   }
 
   /**
@@ -326,14 +328,7 @@ export class Socket {
     if (ack) args.push(ack);
     const any = this.anyListeners;
     if (any) for (const listener of [...any]) this.client.guard(this, () => listener(event, ...args));
-    const list = this.listeners?.get(event);
-    if (!list) return;
-    if (list.length === 1) {
-      const only = list[0]!;
-      this.client.guard(this, () => only(...args));
-      return;
-    }
-    for (const listener of [...list]) this.client.guard(this, () => listener(...args));
+    for (const listener of this.listenersOf(event)) this.client.guard(this, () => listener(...args));
   }
 
   /** The function handed to a listener to acknowledge packet `id`; it works once. */
