@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createLogger } from '../util/logger.ts';
+import { randomId } from '../util/random-id.ts';
 import { EngineSocket, type EngineHandshake, type EngineSocketOwner, type Sid } from './engine-socket.ts';
 import { ENGINE_HTTP_ERROR_MESSAGES, EngineError, EngineHttpError } from './errors.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions, type TransportName } from './options.ts';
@@ -273,7 +273,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     this.clients.set(socket.id, socket);
     this.counters.sessionsOpened++;
     if (this.clients.size > this.counters.maxSessions) this.counters.maxSessions = this.clients.size;
-    log.debug(`session ${socket.id} opened over ${transport.name}`);
+    if (log.debugEnabled) log.debug(`session ${socket.id} opened over ${transport.name}`);
     return socket;
   }
 
@@ -309,7 +309,7 @@ function onUpgradeSocketError(err: Error): void {
 }
 
 function newSid(): Sid {
-  return randomBytes(15).toString('base64url');
+  return randomId();
 }
 
 /** First value of each query parameter of `url`. */

@@ -75,9 +75,7 @@ export class EngineSocket {
 
   /** The open packet: exactly the keys the protocol lists, in its order. */
   openPacket(): string {
-    const { pingInterval, pingTimeout, maxPayload, allowUpgrades, transports } = this.owner.options;
-    const upgrades = this.transport.name === 'polling' && allowUpgrades && transports.includes('websocket') ? ['websocket'] : [];
-    return EnginePacketType.OPEN + JSON.stringify({ sid: this.id, upgrades, pingInterval, pingTimeout, maxPayload });
+    return openPacketOf(this.id, this.transport.name, this.owner.options);
   }
 
   /** Sends one message: a string as a text packet, a Buffer as a binary one. */
@@ -161,7 +159,7 @@ export class EngineSocket {
     this.buffer = null;
     this.bufferedBytes = 0;
     this.owner.forget(this);
-    log.debug(`session ${this.id} closed: ${reason}`);
+    if (log.debugEnabled) log.debug(`session ${this.id} closed: ${reason}`);
     const listener = this.listener;
     this.listener = null;
     listener?.onClose(reason);
@@ -396,6 +394,21 @@ export class EngineSocket {
   private checkBackpressure(transport: WebSocketTransport): void {
     if (transport.bufferedAmount > this.owner.options.maxBufferedBytes) this.end('buffer overflow');
   }
+}
+
+/** Everything after the sid of the open packet, per options and transport: built once, not per connection. */
+const openTails = new WeakMap<ResolvedEngineOptions, { polling: string; websocket: string }>();
+
+function openPacketOf(sid: Sid, transport: 'polling' | 'websocket', options: ResolvedEngineOptions): string {
+  let tails = openTails.get(options);
+  if (!tails) {
+    const { pingInterval, pingTimeout, maxPayload, allowUpgrades, transports } = options;
+    const tail = (upgrades: string[]) => JSON.stringify({ sid: '', upgrades, pingInterval, pingTimeout, maxPayload }).slice('{"sid":""'.length);
+    tails = { polling: tail(allowUpgrades && transports.includes('websocket') ? ['websocket'] : []), websocket: tail([]) };
+    openTails.set(options, tails);
+  }
+  // A sid is URL-safe base64: nothing in it needs escaping inside the JSON string.
+  return `${EnginePacketType.OPEN}{"sid":"${sid}"${tails[transport]}`;
 }
 
 const SESSION = Symbol('mojo.engineSession');

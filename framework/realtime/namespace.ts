@@ -1,7 +1,7 @@
 import { PacketType } from '../protocol/index.ts';
 import { createLogger } from '../util/logger.ts';
 import { InMemoryAdapter } from './adapter.ts';
-import { randomId } from './random-id.ts';
+import { randomId } from '../util/random-id.ts';
 import { RecoveryLog, type RestoredSession } from './recovery.ts';
 import { BroadcastOperator } from './broadcast-operator.ts';
 import type { Client } from './client.ts';
@@ -204,7 +204,7 @@ export class Namespace {
       if (!socket.connected) break;
       client.guard(socket, () => listener(socket));
     }
-    log.debug(`socket ${socket.id} joined ${this.name}`);
+    if (log.debugEnabled) log.debug(`socket ${socket.id} joined ${this.name}`);
   }
 }
 

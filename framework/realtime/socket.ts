@@ -5,7 +5,7 @@ import type { Client } from './client.ts';
 import { RealtimeError, type DisconnectReason } from './errors.ts';
 import type { Namespace } from './namespace.ts';
 import type { AckCallback, Handshake, Listener, Room, SocketId } from './types.ts';
-import { randomId } from './random-id.ts';
+import { randomId } from '../util/random-id.ts';
 
 /** Events the server itself raises on a socket; the client cannot send them. */
 export type SocketReservedEvent = 'disconnect' | 'disconnecting';
