@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach } from 'node:test';
 import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { CURRENT_SESSIONS, LOGGED_IN_SESSIONS, MojoApplication, setLogSink, type LogSink, type MojoConfig } from 'mojo-ts';
+import { TIMEOUT, connected, expectNoEvent, nextEvent, waitFor, withTimeout } from './wait.ts';
 
 export type { ClientSocket };
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
@@ -23,8 +24,7 @@ process.env.MOJO_LOG ??= 'warn';
 /** The fixture project: apps Probe (templates, static, channel) and Lobby (channel only). */
 export const FIXTURE_ROOT = fileURLToPath(new URL('../fixtures/project/', import.meta.url));
 
-/** How long any awaited event may take before the test fails. */
-export const TIMEOUT = 3000;
+export { TIMEOUT, connected, expectNoEvent, nextEvent, waitFor, withTimeout };
 
 /** The password every test user gets. */
 export const PASSWORD = 'correct horse battery';
@@ -242,86 +242,9 @@ export function socket(url: string, jar: CookieJar | null, options: ClientOption
   return client;
 }
 
-/** Resolves when `client` connects; rejects with the `connect_error` if it is refused. */
-export function connected(client: ClientSocket, ms = TIMEOUT): Promise<ClientSocket> {
-  if (client.connected) return Promise.resolve(client);
-  let onConnect!: () => void;
-  let onError!: (err: Error) => void;
-  const promise = new Promise<ClientSocket>((resolve, reject) => {
-    onConnect = () => resolve(client);
-    onError = (err: Error) => reject(err);
-    client.once('connect', onConnect);
-    client.once('connect_error', onError);
-  });
-  return withTimeout(promise, 'connect', ms).finally(() => {
-    client.off('connect', onConnect);
-    client.off('connect_error', onError);
-  });
-}
-
 /** Who the server thinks `client` is (the fixture channels' `whoami` event). */
 export function whoami(client: ClientSocket): Promise<{ sessionId: string | null; userId: string | null; channel: string }> {
   return withTimeout(new Promise((resolve) => client.emit('whoami', resolve)), 'ack of "whoami"');
-}
-
-/** The first argument of the next `event` on `client`; rejects after `ms`. */
-export function nextEvent<T = unknown>(client: ClientSocket, event: string, ms = TIMEOUT): Promise<T> {
-  let listener!: (arg: T) => void;
-  const promise = new Promise<T>((resolve) => {
-    listener = (arg: T) => resolve(arg);
-    client.once(event, listener);
-  });
-  return withTimeout(promise, `event "${event}"`, ms).finally(() => client.off(event, listener));
-}
-
-/**
- * Resolves after `ms` if `event` did not arrive on any of `clients`, rejects if it did. The only
- * bounded wait the tests use: it proves something does NOT happen.
- */
-export function expectNoEvent(clientsToWatch: readonly ClientSocket[], event: string, ms = 150): Promise<void> {
-  const promise = new Promise<void>((resolve, reject) => {
-    const listeners = clientsToWatch.map((client, index) => {
-      const listener = (...args: unknown[]) => {
-        finish();
-        reject(new Error(`unexpected "${event}" on client #${index}: ${JSON.stringify(args).slice(0, 200)}`));
-      };
-      client.on(event, listener);
-      return () => client.off(event, listener);
-    });
-    const finish = () => {
-      clearTimeout(timer);
-      for (const off of listeners) off();
-    };
-    const timer = setTimeout(() => {
-      finish();
-      resolve();
-    }, ms);
-  });
-  // A test that fails an assertion before awaiting this must not also die of an unhandled rejection.
-  promise.catch(() => {});
-  return promise;
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, what: string, ms = TIMEOUT): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Resolves once `condition()` holds (server state with no event of its own); rejects after `ms`. */
-export function waitFor(condition: () => boolean, what: string, ms = TIMEOUT): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const started = Date.now();
-    const check = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      else setTimeout(check, 5);
-    };
-    check();
-  });
 }
 
 export interface RawResponse {

@@ -7,14 +7,15 @@
 import { createServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket as NetSocket } from 'node:net';
 import { afterEach } from 'node:test';
-import { io as ioClient, type Manager, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
+import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { RealtimeServer, type RealtimeOptions, type Socket } from '../../framework/index.ts';
+import { ClientRegistry } from './clients.ts';
+import { TIMEOUT, ask, collect, connected, expectNoEvent as expectNoEventFor, once, waitFor, withTimeout, type Listenable } from './wait.ts';
 
 export type { ClientSocket };
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 
-/** How long any awaited event may take before the test fails. */
-export const TIMEOUT = 3000;
+export { TIMEOUT, ask as emitWithReply, collect, connected, once, waitFor, withTimeout, type Listenable };
 
 export interface TestServer {
   io: RealtimeServer;
@@ -27,8 +28,7 @@ export interface TestServer {
 }
 
 const servers = new Set<TestServer>();
-const clients = new Set<ClientSocket>();
-const managers = new Set<Manager>();
+const clients = new ClientRegistry();
 
 /**
  * A `RealtimeServer` attached to a fresh HTTP server listening on 127.0.0.1, port 0. Requests
@@ -87,30 +87,7 @@ export function connect(url: string, options: ClientOptions = {}): ClientSocket 
 
 /** Registers a client socket created some other way (`manager.socket('/nsp')`) for cleanup. */
 export function track(socket: ClientSocket): ClientSocket {
-  clients.add(socket);
-  managers.add(socket.io);
-  return socket;
-}
-
-/** Resolves when `socket` connects; rejects with the `connect_error` if it is refused. */
-export function connected(socket: ClientSocket, ms = TIMEOUT): Promise<ClientSocket> {
-  if (socket.connected) return Promise.resolve(socket);
-  return withTimeout(
-    new Promise<ClientSocket>((resolve, reject) => {
-      const onConnect = () => {
-        socket.off('connect_error', onError);
-        resolve(socket);
-      };
-      const onError = (err: Error) => {
-        socket.off('connect', onConnect);
-        reject(err);
-      };
-      socket.once('connect', onConnect);
-      socket.once('connect_error', onError);
-    }),
-    'connect',
-    ms,
-  );
+  return clients.track(socket);
 }
 
 export interface Pair {
@@ -128,103 +105,14 @@ export async function connectPair(server: TestServer, options: ClientOptions = {
   return { client, socket };
 }
 
-/** Anything with `on`/`off`: node emitters, socket.io-client sockets and managers, our sockets and namespaces. */
-export interface Listenable {
-  // `any`: the emitters type their event names and listeners each their own way.
-  on(event: any, listener: any): unknown;
-  off(event: any, listener?: any): unknown;
-}
-
-/** The arguments of the next `event` of `emitter`; rejects after `ms`. */
-export function once<T extends unknown[] = any[]>(emitter: Listenable, event: string, ms = TIMEOUT): Promise<T> {
-  let listener!: (...args: any[]) => void;
-  const promise = new Promise<T>((resolve) => {
-    listener = (...args: any[]) => {
-      emitter.off(event, listener);
-      resolve(args as T);
-    };
-    emitter.on(event, listener);
-  });
-  return withTimeout(promise, `event "${event}"`, ms).finally(() => emitter.off(event, listener));
-}
-
-/** The first `count` emissions of `event`, each as its argument list. */
-export function collect<T extends unknown[] = any[]>(emitter: Listenable, event: string, count: number, ms = TIMEOUT): Promise<T[]> {
-  const seen: T[] = [];
-  let listener!: (...args: any[]) => void;
-  const promise = new Promise<T[]>((resolve) => {
-    listener = (...args: any[]) => {
-      seen.push(args as T);
-      if (seen.length === count) resolve(seen);
-    };
-    emitter.on(event, listener);
-  });
-  return withTimeout(promise, `${count} "${event}" events (got ${seen.length})`, ms, () => `got ${seen.length}: ${JSON.stringify(seen).slice(0, 300)}`).finally(() =>
-    emitter.off(event, listener),
-  );
-}
-
-/**
- * Resolves after `ms` if `event` did not happen, rejects if it did. The only bounded wait the
- * tests use: it proves something does NOT happen.
- */
+/** {@link expectNoEventFor} with this module's shorter default: resolves after 100 ms if `event` did not happen. */
 export function expectNoEvent(emitter: Listenable, event: string, ms = 100): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      emitter.off(event, listener);
-      reject(new Error(`unexpected "${event}": ${JSON.stringify(args).slice(0, 200)}`));
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      resolve();
-    }, ms);
-    emitter.on(event, listener);
-  });
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, what: string, ms = TIMEOUT, detail?: () => string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}${detail ? ` (${detail()})` : ''}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/**
- * Resolves once `condition()` holds, checking every few ms; for server state that has no event
- * (a count dropping to zero). Rejects after `ms`.
- */
-export function waitFor(condition: () => boolean, what: string, ms = TIMEOUT): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const started = Date.now();
-    const check = () => {
-      if (condition()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      else setTimeout(check, 5);
-    };
-    check();
-  });
-}
-
-/** An ack-style call on a client socket as a promise of the reply's arguments. */
-export function emitWithReply<T extends unknown[] = any[]>(client: ClientSocket, event: string, ...args: unknown[]): Promise<T> {
-  return withTimeout(
-    new Promise<T>((resolve) => client.emit(event, ...args, (...reply: unknown[]) => resolve(reply as T))),
-    `ack of "${event}"`,
-  );
+  return expectNoEventFor(emitter, event, ms);
 }
 
 /** Disconnects every client and closes every server of the test. */
 export async function cleanup(): Promise<void> {
-  for (const socket of clients) socket.disconnect();
-  for (const manager of managers) {
-    manager.reconnection(false);
-    manager.engine?.close();
-  }
-  clients.clear();
-  managers.clear();
+  clients.disconnectAll();
   await withTimeout(Promise.all([...servers].map((server) => server.close())), 'the test servers to close');
 }
 

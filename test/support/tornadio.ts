@@ -7,14 +7,15 @@
  */
 import type { RequestListener } from 'node:http';
 import { afterEach } from 'node:test';
-import { io, type Manager, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
+import { io, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from 'socket.io-client';
 import { SocketRouter, SocketServer, setLogSink, type ConnectionClass, type LogSink, type RouterSettings } from 'mojo-ts';
+import { ClientRegistry } from './clients.ts';
+import { TIMEOUT, ask, collect, connected, expectNoEvent, once, withTimeout } from './wait.ts';
 
 export type { ClientSocket };
 export type ClientOptions = Partial<ManagerOptions & SocketOptions>;
 
-/** How long any awaited event may take before the test fails. */
-export const TIMEOUT = 3000;
+export { TIMEOUT, ask, collect, connected, expectNoEvent, once, withTimeout };
 
 export interface Started {
   router: SocketRouter;
@@ -25,8 +26,7 @@ export interface Started {
 }
 
 const servers = new Set<SocketServer>();
-const clients = new Set<ClientSocket>();
-const managers = new Set<Manager>();
+const clients = new ClientRegistry();
 let restoreSink: LogSink | null = null;
 
 /** A router for `Root` with `settings`, served by a `SocketServer` on `host` (127.0.0.1), port 0. */
@@ -48,26 +48,7 @@ export function client(url: string, options: ClientOptions = {}): ClientSocket {
 
 /** Registers a socket made another way (`manager.socket('/chat')`) for cleanup. */
 export function track(socket: ClientSocket): ClientSocket {
-  clients.add(socket);
-  managers.add(socket.io);
-  return socket;
-}
-
-/** Resolves with `socket` once it connects; rejects with its `connect_error`. */
-export function connected(socket: ClientSocket, ms = TIMEOUT): Promise<ClientSocket> {
-  if (socket.connected) return Promise.resolve(socket);
-  let onConnect!: () => void;
-  let onError!: (err: Error) => void;
-  const promise = new Promise<ClientSocket>((resolve, reject) => {
-    onConnect = () => resolve(socket);
-    onError = (err) => reject(err);
-    socket.once('connect', onConnect);
-    socket.once('connect_error', onError);
-  });
-  return withTimeout(promise, "connect", ms).finally(() => {
-    socket.off('connect', onConnect);
-    socket.off('connect_error', onError);
-  });
+  return clients.track(socket);
 }
 
 /** Resolves with the `connect_error` of `socket`; fails if it connects instead. */
@@ -86,52 +67,6 @@ export function connect(url: string, options: ClientOptions = {}): Promise<Clien
   return connected(client(url, options));
 }
 
-/** Anything with `on`/`off`: client sockets, managers, node emitters (loosely typed on purpose). */
-interface Listenable {
-  on(event: any, listener: any): unknown;
-  off(event: any, listener?: any): unknown;
-}
-
-/** The arguments of the next `event` of `emitter`; rejects after `ms`. */
-export function once<T extends unknown[] = any[]>(emitter: Listenable, event: string, ms = TIMEOUT): Promise<T> {
-  let listener!: (...args: any[]) => void;
-  const promise = new Promise<T>((resolve) => {
-    listener = (...args: any[]) => resolve(args as T);
-    emitter.on(event, listener);
-  });
-  return withTimeout(promise, `event "${event}"`, ms).finally(() => emitter.off(event, listener));
-}
-
-/** The first `count` emissions of `event`, each as its argument list. */
-export function collect<T extends unknown[] = any[]>(emitter: Listenable, event: string, count: number, ms = TIMEOUT): Promise<T[]> {
-  const seen: T[] = [];
-  let listener!: (...args: any[]) => void;
-  const promise = new Promise<T[]>((resolve) => {
-    listener = (...args: any[]) => {
-      seen.push(args as T);
-      if (seen.length === count) resolve(seen);
-    };
-    emitter.on(event, listener);
-  });
-  return withTimeout(promise, `${count} "${event}" events`, ms, () => `got ${JSON.stringify(seen).slice(0, 300)}`).finally(() => emitter.off(event, listener));
-}
-
-/** Resolves after `ms` if `event` did not happen, rejects if it did: proves something does NOT happen. */
-export function expectNoEvent(emitter: Listenable, event: string, ms = 150): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer);
-      emitter.off(event, listener);
-      reject(new Error(`unexpected "${event}": ${JSON.stringify(args).slice(0, 200)}`));
-    };
-    const timer = setTimeout(() => {
-      emitter.off(event, listener);
-      resolve();
-    }, ms);
-    emitter.on(event, listener);
-  });
-}
-
 /**
  * The arguments of an event without the recovery offset socket.io-client receives last while
  * recovery is on (the router's default); asserts that the offset is there.
@@ -139,23 +74,6 @@ export function expectNoEvent(emitter: Listenable, event: string, ms = 150): Pro
 export function dropOffset(args: readonly unknown[]): unknown[] {
   if (typeof args.at(-1) !== 'string') throw new Error(`expected a trailing recovery offset in ${JSON.stringify(args)}`);
   return args.slice(0, -1);
-}
-
-/** An emit that asks for an ack, as a promise of the ack's arguments. */
-export function ask<T extends unknown[] = any[]>(socket: ClientSocket, event: string, ...args: unknown[]): Promise<T> {
-  return withTimeout(
-    new Promise<T>((resolve) => socket.emit(event, ...args, (...reply: unknown[]) => resolve(reply as T))),
-    `ack of "${event}"`,
-  );
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, what: string, ms = TIMEOUT, detail?: () => string): Promise<T> {
-  let timer!: NodeJS.Timeout;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}${detail ? ` (${detail()})` : ''}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A promise settled from outside: for a server-side hook to tell the test it ran. */
@@ -189,13 +107,7 @@ export function captureLogs(): LogLine[] {
 
 /** Disconnects every client and closes every server of the test. */
 export async function cleanup(): Promise<void> {
-  for (const socket of clients) socket.disconnect();
-  for (const manager of managers) {
-    manager.reconnection(false);
-    manager.engine?.close();
-  }
-  clients.clear();
-  managers.clear();
+  clients.disconnectAll();
   const closing = [...servers].map((server) => {
     // A polling session caught between two polls would outlive close() by pingTimeout.
     const sessions = [...server.router.io.engine.clients.values()];
