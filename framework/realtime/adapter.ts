@@ -82,7 +82,7 @@ export class InMemoryAdapter {
     if (recovery && packet.type === PacketType.EVENT && packet.id === undefined) {
       // Logged without its offset; the offset rides along as the last argument.
       const data = packet.data as unknown[];
-      data.push(recovery.record(data.slice(), target));
+      data.push(recovery.record(data, target));
     }
     const parts = prepare(packet);
     const sockets = this.nsp.sockets;

@@ -80,9 +80,9 @@ export class Client implements EngineSocketListener {
    * Runs user code for `socket`. A throw or a rejected promise is logged with its stack and closes
    * this whole connection (TornadIO2's rule); it never reaches the process.
    */
-  guard(socket: Socket, run: () => unknown, quiet = false): void {
+  guard(socket: Socket, run: (...args: any[]) => unknown, quiet = false, args?: readonly unknown[]): void {
     try {
-      const result = run();
+      const result = args === undefined ? run() : run(...args);
       if (result instanceof Promise) result.catch((err: unknown) => this.fail(socket, err, quiet));
     } catch (err) {
       this.fail(socket, err, quiet);

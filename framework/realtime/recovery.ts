@@ -28,8 +28,11 @@ interface SavedSession {
 interface LoggedPacket {
   readonly seq: number;
   readonly time: number;
-  readonly target: BroadcastTarget;
+  /** Who it went to: a broadcast's rooms, or one socket's id. */
+  readonly target: BroadcastTarget | SocketId;
+  /** The event's arguments; the offset pushed after them (at `length`) is not part of them. */
   readonly data: unknown[];
+  readonly length: number;
 }
 
 /** What a returning client gets back. */
@@ -62,10 +65,13 @@ export class RecoveryLog {
     return this.seq;
   }
 
-  /** Records an outgoing event and returns its offset, which the caller appends to its arguments. */
-  record(data: unknown[], target: BroadcastTarget): string {
+  /**
+   * Records an outgoing event and returns its offset, which the caller appends to `data` (the
+   * log keeps the array, not a copy, and remembers where the arguments end).
+   */
+  record(data: unknown[], target: BroadcastTarget | SocketId): string {
     const seq = ++this.seq;
-    this.packets.push({ seq, time: Date.now(), target, data });
+    this.packets.push({ seq, time: Date.now(), target, data, length: data.length });
     this.ensureSweeper();
     return this.prefix + seq.toString(36);
   }
@@ -94,7 +100,7 @@ export class RecoveryLog {
     const missed: unknown[][] = [];
     for (const packet of this.packets) {
       if (packet.seq <= after || !selects(packet.target, rooms)) continue;
-      missed.push([...packet.data, this.prefix + packet.seq.toString(36)]);
+      missed.push([...packet.data.slice(0, packet.length), this.prefix + packet.seq.toString(36)]);
     }
     return { sid: session.sid, pid: session.pid, rooms: session.rooms, data: session.data, missed };
   }
@@ -126,7 +132,8 @@ export class RecoveryLog {
   }
 }
 
-function selects(target: BroadcastTarget, rooms: ReadonlySet<Room>): boolean {
+function selects(target: BroadcastTarget | SocketId, rooms: ReadonlySet<Room>): boolean {
+  if (typeof target === 'string') return rooms.has(target);
   for (const room of target.except) if (rooms.has(room)) return false;
   if (target.rooms.size === 0) return true;
   for (const room of target.rooms) if (rooms.has(room)) return true;

@@ -49,7 +49,7 @@ export class SocketConnection<Emits extends EventMap = DefaultEvents> extends So
   private infoCache: ConnectionInfo | null = null;
   /** Ordered, async-aware handler queue: handlers of one connection run one after another. */
   private running = false;
-  private backlog: Array<() => void> | null = null;
+  private backlog: Array<[event: string, args: unknown[], ack: AckCallback | undefined]> | null = null;
 
   /** Handshake details (`ip`, `query`, cookies, headers, `auth`) of this connection. */
   get info(): ConnectionInfo {
@@ -147,53 +147,63 @@ export class SocketConnection<Emits extends EventMap = DefaultEvents> extends So
 
   protected override dispatchEvent(event: string, args: unknown[], ack: AckCallback | undefined): void {
     const handler = event === 'message' ? undefined : eventTable(this.constructor).get(event);
-    const task = () => (event === 'message' ? this.onMessage(args[0]) : this.onEvent(event, args, args.length === 1 && isPlainObject(args[0]) ? args[0] : undefined));
     if (handler?.concurrent) {
-      this.execute(event, task, ack, null);
+      this.execute(event, args, ack, false);
       return;
     }
     if (this.running) {
-      (this.backlog ??= []).push(() => this.execute(event, task, ack, () => this.next()));
+      (this.backlog ??= []).push([event, args, ack]);
       return;
     }
     this.running = true;
-    this.execute(event, task, ack, () => this.next());
+    if (this.execute(event, args, ack, true)) this.drain();
   }
 
-  private next(): void {
-    const following = this.backlog?.shift();
-    if (following && this.connected) following();
-    else {
-      this.running = false;
-      this.backlog = null;
+  /** Runs queued events while their handlers finish at once; an async one resumes the queue when it settles. */
+  private drain(): void {
+    for (;;) {
+      const following = this.backlog?.shift();
+      if (!following || !this.connected) {
+        this.running = false;
+        this.backlog = null;
+        return;
+      }
+      if (!this.execute(following[0], following[1], following[2], true)) return;
     }
   }
 
-  /** Runs one handler; its value (or promise) becomes the ack; `done` is called when it settles. */
-  private execute(event: string, task: () => unknown, ack: AckCallback | undefined, done: (() => void) | null): void {
+  private run(event: string, args: unknown[]): unknown {
+    if (event === 'message') return this.onMessage(args[0]);
+    return this.onEvent(event, args, args.length === 1 && isPlainObject(args[0]) ? args[0] : undefined);
+  }
+
+  /**
+   * Runs one handler; its value (or promise) becomes the ack. Returns true when it finished at
+   * once; for an ordered handler that returned a promise, the queue resumes when it settles.
+   */
+  private execute(event: string, args: unknown[], ack: AckCallback | undefined, ordered: boolean): boolean {
     let result: unknown;
     try {
-      result = task();
+      result = this.run(event, args);
     } catch (err) {
       this.failed(event, err, ack);
-      done?.();
-      return;
+      return true;
     }
     if (result instanceof Promise) {
       result.then(
         (value) => {
           this.reply(ack, value);
-          done?.();
+          if (ordered) this.drain();
         },
         (err: unknown) => {
           this.failed(event, err, ack);
-          done?.();
+          if (ordered) this.drain();
         },
       );
-      return;
+      return false;
     }
     this.reply(ack, result);
-    done?.();
+    return true;
   }
 
   private reply(ack: AckCallback | undefined, value: unknown): void {

@@ -158,9 +158,9 @@ export class Socket {
       (packet.data as unknown[]).pop();
       packet.id = this.registerAck(last as AckCallback);
     } else if (this.nsp.recovery) {
-      // Logged like a broadcast to this socket alone, so it can be replayed if the client drops.
-      this.nsp.adapter.broadcast(packet, { rooms: new Set([this.id]), except: NO_ROOMS });
-      return true;
+      // Logged for this socket alone, so it can be replayed if the client drops.
+      const data = packet.data as unknown[];
+      data.push(this.nsp.recovery.record(data, this.id));
     }
     this.client.writePacket(packet);
     return true;
@@ -281,7 +281,7 @@ export class Socket {
         const pending = packet.id === undefined ? undefined : this.acks?.get(packet.id);
         if (!pending) return; // unknown or already answered: nothing to do (not an error per spec)
         this.acks!.delete(packet.id!);
-        this.client.guard(this, () => pending(...(packet.data as unknown[])));
+        this.client.guard(this, pending, false, packet.data as unknown[]);
         return;
       }
       case PacketType.DISCONNECT:
@@ -317,7 +317,7 @@ export class Socket {
 
   /** @internal Calls the `connection`-time listeners of a reserved event. */
   emitReserved(event: SocketReservedEvent, ...args: unknown[]): void {
-    for (const listener of this.listenersOf(event)) this.client.guard(this, () => listener(...args), true);
+    for (const listener of this.listenersOf(event)) this.client.guard(this, listener, true, args);
   }
 
   /**
@@ -327,8 +327,20 @@ export class Socket {
   protected dispatchEvent(event: string, args: unknown[], ack: AckCallback | undefined): void {
     if (ack) args.push(ack);
     const any = this.anyListeners;
-    if (any) for (const listener of [...any]) this.client.guard(this, () => listener(event, ...args));
-    for (const listener of this.listenersOf(event)) this.client.guard(this, () => listener(...args));
+    if (any) for (const listener of [...any]) this.client.guard(this, listener, false, [event, ...args]);
+    const handlers = this.handlers;
+    if (!handlers) return;
+    // The common case, one listener for the event, needs no copy of the list.
+    let only: Listener | null = null;
+    let count = 0;
+    for (let i = 0; i < handlers.length; i += 2) {
+      if (handlers[i] === event) {
+        only = handlers[i + 1] as Listener;
+        if (++count > 1) break;
+      }
+    }
+    if (count === 1) this.client.guard(this, only!, false, args);
+    else if (count > 1) for (const listener of this.listenersOf(event)) this.client.guard(this, listener, false, args);
   }
 
   /** The function handed to a listener to acknowledge packet `id`; it works once. */
@@ -347,8 +359,6 @@ export class Socket {
     return id;
   }
 }
-
-const NO_ROOMS: ReadonlySet<Room> = new Set();
 
 /** Reasons after which the client may come back and recover its state (the rest are deliberate). */
 const RECOVERABLE: ReadonlySet<DisconnectReason> = new Set<DisconnectReason>([

@@ -31,6 +31,9 @@ interface WsSenderClass {
 // ws exports its frame builder (`Sender`) but its type definitions do not declare it.
 const Sender = (wsModule as unknown as { Sender?: WsSenderClass }).Sender;
 
+const TEXT = Object.freeze({ binary: false });
+const BINARY = Object.freeze({ binary: true });
+
 /** One Engine.IO websocket transport: one packet per frame, binary messages as binary frames. */
 export class WebSocketTransport {
   readonly name = 'websocket' as const;
@@ -47,7 +50,7 @@ export class WebSocketTransport {
   }
 
   send(packet: WirePacket): void {
-    this.ws.send(packet, { binary: typeof packet !== 'string' });
+    this.ws.send(packet, typeof packet === 'string' ? TEXT : BINARY);
   }
 
   sendPrepared(prepared: PreparedPacket): void {
