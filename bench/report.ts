@@ -3,7 +3,7 @@
  * replaced on every run; whatever is outside them (the analysis written by people) is kept.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { FIGURES, OURS, SERVER_LABELS, median, type Figure, type Medians, type Sample, type ServerName, type TargetResult } from './figures.ts';
+import { FIGURES, OURS, QUIET, SERVER_LABELS, WALL_CLOCK, median, type Figure, type Medians, type Sample, type ServerName, type TargetResult } from './figures.ts';
 
 export interface Machine {
   nproc: number;
@@ -138,7 +138,15 @@ function foreignLine(samples: readonly Sample[]): string {
   let total = 0;
   for (const s of samples) for (const [c, t] of Object.values(s.batches ?? {})) (clean += c), (total += t);
   const shares = [...phases].map(([phase, values]) => `${phase} ${Math.round(median(values) * 100)} % (max ${Math.round(Math.max(...values) * 100)} %)`).join(', ');
-  return `Other processes' share of the two benchmark CPUs during each phase (median, max over sessions): ${shares}; ${clean} of ${total} CPU batches ran with under 10 % (the figures use those when a session has enough of them).`;
+  const wall = Object.entries(WALL_CLOCK).filter(([key]) => FIGURES.find((f) => f.key === key)?.primary);
+  const quietSessions = wall
+    .map(([key, phase]) => `${FIGURES.find((f) => f.key === key)!.label} ${samples.filter((s) => phase! in (s.foreign ?? {}) && s.foreign[phase!]! <= QUIET).length}/${samples.filter((s) => phase! in (s.foreign ?? {})).length}`)
+    .join(', ');
+  return (
+    `Other processes' share of the two benchmark CPUs during each phase (median, max over sessions): ${shares}. ` +
+    `${clean} of ${total} CPU batches ran with under ${QUIET * 100} % (a session's CPU figures use those when it has enough of them). ` +
+    `Sessions with under ${QUIET * 100} % during the phase, which the wall-clock medians use when at least half of a cell's rounds are: ${quietSessions}.`
+  );
 }
 
 /** The generated part of BENCHMARKS.md. */

@@ -9,6 +9,7 @@
  *
  * --quick  a smoke run: one small batch per figure, short waits (for the test suite)
  * --out    write results.json, results.svg and BENCHMARKS.md into <dir> instead of the repository
+ * --from   rewrite the report and the chart from a results.json of an earlier run (no measuring)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,10 +32,11 @@ interface Options {
   quick: boolean;
   outDir: string | null;
   hold: boolean;
+  from: string | null;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { ns: [5000, 10_000], rounds: 3, servers: [...SERVERS], quick: false, outDir: null, hold: true };
+  const options: Options = { ns: [5000, 10_000], rounds: 3, servers: [...SERVERS], quick: false, outDir: null, hold: true, from: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
@@ -62,6 +64,9 @@ function parseOptions(argv: readonly string[]): Options {
         break;
       case '--no-hold':
         options.hold = false;
+        break;
+      case '--from':
+        options.from = path.resolve(value());
         break;
       case '--out':
         options.outDir = path.resolve(value());
@@ -331,6 +336,11 @@ function frameworkVersion(): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const options = parseOptions(argv);
+  if (options.from) {
+    const saved = JSON.parse(readFileSync(options.from, 'utf8')) as { info: RunInfo; samples: Sample[] };
+    writeResults(saved.info, saved.samples, options.outDir);
+    return;
+  }
   const p = parametersFor(options.quick);
   const started = Date.now();
   const command = `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
@@ -351,7 +361,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const medians = mediansOf(samples, options.servers, options.ns);
   const info: RunInfo = {
     command,
     date: new Date().toISOString(),
@@ -363,8 +372,13 @@ async function main(): Promise<void> {
     quick: options.quick,
     parameters: p,
   };
-  const targets = evaluateTargets(medians, options.ns);
-  const outDir = options.outDir;
+  writeResults(info, samples, options.outDir);
+}
+
+/** Medians, targets, and the three outputs: results.json, the chart and BENCHMARKS.md. */
+function writeResults(info: RunInfo, samples: Sample[], outDir: string | null): void {
+  const medians = mediansOf(samples, info.servers, info.ns);
+  const targets = evaluateTargets(medians, info.ns);
   if (outDir) mkdirSync(outDir, { recursive: true });
   const jsonFile = outDir ? path.join(outDir, 'results.json') : path.join(REPO, 'bench', 'results.json');
   const svgFile = outDir ? path.join(outDir, 'results.svg') : path.join(REPO, 'bench', 'results.svg');
@@ -372,9 +386,10 @@ async function main(): Promise<void> {
   writeFileSync(jsonFile, JSON.stringify({ info, medians, targets: targets.map((t) => ({ id: t.target.id, server: t.target.server, n: t.n, text: t.target.text, ratio: t.ratio, met: t.met })), samples }, null, 2) + '\n');
   writeChart(svgFile, info, medians);
   writeReport(mdFile, path.relative(path.dirname(mdFile), svgFile), info, medians, targets, samples);
-  log(`done in ${info.durationS} s: ${path.relative(process.cwd(), mdFile) || mdFile}, ${path.relative(process.cwd(), svgFile)}, ${path.relative(process.cwd(), jsonFile)}`);
+  log(`written: ${path.relative(process.cwd(), mdFile) || mdFile}, ${path.relative(process.cwd(), svgFile)}, ${path.relative(process.cwd(), jsonFile)} (run of ${info.durationS} s)`);
+  const largest = Math.max(...info.ns);
   for (const figure of FIGURES.filter((f) => f.primary)) {
-    const row = options.servers.map((s) => `${s} ${fmt(medians[s][largest]![figure.key as FigureKey])}`).join(', ');
+    const row = info.servers.map((s) => `${s} ${fmt(medians[s][largest]![figure.key as FigureKey])}`).join(', ');
     log(`  N=${largest} ${figure.label}: ${row}`);
   }
 }
