@@ -8,9 +8,11 @@
  * connect, broadcast, echo, polling
  *            a CPU profile (node:inspector, 100 µs sampling) of just that phase; prints the
  *            functions with the most self time and the framework files they are in
- * Servers and the load generator run pinned to their CPUs as in the benchmark.
+ * Servers and the load generator run pinned to their CPUs as in the benchmark. Snapshots and
+ * profiles are written to --out (default: <tmpdir>/mojo-bench-profiles), a few hundred MB at most.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SESSION_PATH } from './constants.ts';
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
   };
   const n = Number(option('--n', '2000'));
   const what = option('--what', 'heap,connect,broadcast,echo,polling').split(',');
-  const out = path.resolve(option('--out', path.join(REPO, 'bench', 'profiles')));
+  const out = path.resolve(option('--out', path.join(os.tmpdir(), 'mojo-bench-profiles')));
   mkdirSync(out, { recursive: true });
 
   const srv = startServer(server);

@@ -90,11 +90,16 @@ function targetTable(targets: readonly TargetResult[], ns: readonly number[]): s
     const cells = ns.flatMap((n) => {
       const r = rows.find((t) => t.n === n);
       if (!r || r.ratio === null) return ['—', '—'];
-      return [`${r.ratio.toFixed(2)}× (limit ${first.target.compare === 'atMost' ? '≤' : '≥'} ${first.target.limit.toFixed(2)})`, r.met ? '**met**' : '**missed**'];
+      return [`${ratioText(r.ratio, first.target.limit)}× (limit ${first.target.compare === 'atMost' ? '≤' : '≥'} ${Number(first.target.limit.toFixed(3))})`, r.met ? '**met**' : '**missed**'];
     });
     lines.push(`| ${SERVER_LABELS[first.target.server]} | ${first.target.text} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
+}
+
+/** A ratio with enough digits to see which side of `limit` it falls. */
+function ratioText(ratio: number, limit: number): string {
+  return Math.abs(ratio - limit) < 0.01 ? ratio.toFixed(3) : ratio.toFixed(2);
 }
 
 function spreadTable(samples: readonly Sample[], servers: readonly ServerName[], n: number): string {
@@ -179,7 +184,7 @@ export function renderResults(chart: string, info: RunInfo, medians: Medians, ta
   const missed = targets.filter((t) => t.met === false);
   parts.push(
     `${met} of ${targets.filter((t) => t.met !== null).length} target checks met.` +
-      (missed.length ? ` Missed: ${missed.map((t) => `${SERVER_LABELS[t.target.server]} at N=${t.n}: ${t.target.text} (${t.ratio!.toFixed(2)}×)`).join('; ')}.` : ''),
+      (missed.length ? ` Missed: ${missed.map((t) => `${SERVER_LABELS[t.target.server]} at N=${t.n}: ${t.target.text} (${ratioText(t.ratio!, t.target.limit)}×)`).join('; ')}.` : ''),
   );
   const largest = Math.max(...info.ns);
   parts.push(`### Concurrency held\n\n${heldLine(samples, info.servers, largest)}.`);
