@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { io, type Socket } from 'socket.io-client';
+import { childEnv } from './support/cli-env.ts';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BIN = path.join(REPO, 'framework', 'cli', 'bin.js');
@@ -32,14 +33,6 @@ interface Run {
 const children = new Set<ChildProcess>();
 const clients = new Set<Socket>();
 
-/** The environment of every child: quiet logs, no stacks, and not a child of this test runner. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MOJO_LOG: 'warn' };
-  delete env.MOJO_DEBUG;
-  delete env.NODE_TEST_CONTEXT;
-  delete env.PORT;
-  return env;
-}
 
 /**
  * Starts `command` in its own process group, so that it and anything it spawned can be killed

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { childEnv } from './support/cli-env.ts';
 
 const REPO = path.resolve(fileURLToPath(new URL('..', import.meta.url)));
 const BIN = path.join(REPO, 'framework', 'cli', 'bin.js');
@@ -44,14 +45,6 @@ function release(): void {
   else active--;
 }
 
-/** The environment of every child: quiet logs, no stacks, and not a child of this test runner. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, MOJO_LOG: 'warn' };
-  delete env.MOJO_DEBUG;
-  delete env.NODE_TEST_CONTEXT;
-  delete env.PORT;
-  return env;
-}
 
 /** Runs `mojo ...args` in `cwd` to its end; `input` is written to its stdin, which is then closed. */
 async function mojo(args: readonly string[], cwd: string, input = ''): Promise<Run> {
