@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SocketConnection, event, type DisconnectReason, type RouterSettings } from 'mojo-ts';
+import { RecoveryLog } from '../framework/realtime/recovery.ts';
+import { RealtimeServer, SocketConnection, event, type DisconnectReason, type RouterSettings } from 'mojo-ts';
 import { ask, connect, expectNoEvent, once, startTornadio, withTimeout, type ClientOptions, type ClientSocket } from './support/tornadio.ts';
 
 interface Opened {
@@ -158,5 +159,151 @@ describe('connection state recovery', () => {
     await back;
     assert.notEqual(sock.id, id);
     assert.ok(!sock.recovered, 'not recovered'); // socket.io-client leaves it undefined when the server offers no recovery
+  });
+
+  it('replays a missed event with binary attachments, byte for byte', async () => {
+    const { url, closes } = await start();
+    const sock = await connect(url, reconnecting(250));
+    const other = await connect(url);
+    const id = sock.id!;
+    const news: unknown[][] = [];
+    sock.on('news', (...args: unknown[]) => news.push(args));
+    const back = once(sock, 'connect', 2000);
+    await drop(sock, closes, id);
+    await ask(other, 'tell', id, Buffer.from([0, 1, 2, 255]));
+    await ask(other, 'tell', id, 'and text');
+    await back;
+    assert.equal(sock.recovered, true);
+    await until(() => news.length >= 2, 'the missed packets');
+    assert.deepEqual(Buffer.from(news[0]![0] as ArrayBuffer), Buffer.from([0, 1, 2, 255]));
+    assert.equal(news[1]![0], 'and text');
+  });
+
+  it('gives a fresh session, not a partial replay, when what it missed no longer fits in maxLoggedBytes', async () => {
+    const recovery = { maxDisconnectionDuration: 30_000, skipMiddlewares: false, maxLoggedBytes: 1000 };
+    const { url, closes } = await start({ sessionExpiry: undefined, connectionStateRecovery: recovery });
+    const sock = await connect(url, reconnecting(250));
+    const other = await connect(url);
+    const id = sock.id!;
+    const news: unknown[] = [];
+    sock.on('news', (text: unknown) => news.push(text));
+    const back = once(sock, 'connect', 2000);
+    await drop(sock, closes, id);
+    // Each logged event costs its encoded size plus 64: ten of 200 characters cannot all stay.
+    for (let i = 0; i < 10; i++) await ask(other, 'tell', id, String(i).repeat(200));
+    await back;
+    assert.notEqual(sock.id, id, 'a new id');
+    assert.ok(!sock.recovered, 'not recovered');
+    await ask(sock, 'rooms');
+    assert.deepEqual(news, [], 'nothing replayed');
+  });
+
+  it('still recovers under maxLoggedBytes when what it missed is kept', async () => {
+    const recovery = { maxDisconnectionDuration: 30_000, skipMiddlewares: false, maxLoggedBytes: 1000 };
+    const { url, closes } = await start({ sessionExpiry: undefined, connectionStateRecovery: recovery });
+    const sock = await connect(url, reconnecting(250));
+    const other = await connect(url);
+    // Traffic before the drop pushes old packets out; that must not matter.
+    for (let i = 0; i < 10; i++) await ask(other, 'tell', other.id!, String(i).repeat(200));
+    const id = sock.id!;
+    const news: unknown[] = [];
+    sock.on('news', (text: unknown) => news.push(text));
+    const back = once(sock, 'connect', 2000);
+    await drop(sock, closes, id);
+    await ask(other, 'tell', id, 'short');
+    await back;
+    assert.equal(sock.id, id);
+    assert.equal(sock.recovered, true);
+    await until(() => news.length >= 1, 'the missed packet');
+    assert.deepEqual(news, ['short']);
+  });
+
+  it('rejects a bad maxLoggedBytes, naming it', () => {
+    for (const maxLoggedBytes of [-1, 1.5, '1000']) {
+      assert.throws(() => new RealtimeServer({ connectionStateRecovery: { maxLoggedBytes } as never }), /maxLoggedBytes/);
+    }
+  });
+});
+
+describe('RecoveryLog', () => {
+  const target = (...rooms: string[]) => ({ rooms: new Set(rooms), except: new Set<string>() });
+  const save = (log: RecoveryLog, sid: string, rooms: string[] = [], since = log.head, lastSent = since) =>
+    log.save({ sid, pid: `pid-${sid}`, rooms, data: null, since, lastSent });
+
+  it('keeps the messages as sent and replays those after the offset that reach the socket', () => {
+    const log = new RecoveryLog(60_000);
+    save(log, 'A', ['red']);
+    const first = log.next();
+    log.keep('A', `42["x","${first}"]`);
+    log.next();
+    log.keep(target('blue'), '42["not for A"]');
+    const third = log.next();
+    const binary = [`451-["bin",{"_placeholder":true,"num":0},"${third}"]`, Buffer.from([7])];
+    log.keep(target('red'), binary);
+    log.next();
+    log.keep(target(), '42["to all"]');
+    const restored = log.restore('pid-A', first)!;
+    assert.deepEqual(restored.missed, [binary[0], binary[1], '42["to all"]']);
+    assert.equal(log.restore('pid-A', first), undefined, 'only once');
+    log.close();
+  });
+
+  it('counts encoded size plus 64 per packet, and drops the oldest past maxLoggedBytes', () => {
+    const log = new RecoveryLog(60_000, 300);
+    save(log, 'A');
+    const offsets: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      offsets.push(log.next());
+      log.keep('A', 'x'.repeat(36));
+    }
+    assert.deepEqual(log.size, { packets: 3, bytes: 300 });
+    assert.equal(log.restore('pid-A', offsets[0]), undefined, 'packet 2 is gone: no partial replay');
+    save(log, 'B');
+    log.next();
+    log.keep('B', 'y');
+    assert.deepEqual(log.restore('pid-B', undefined)?.missed, ['y']);
+    log.close();
+  });
+
+  it('recovers a socket whose own packets are all kept, however much traffic to others was dropped', () => {
+    const log = new RecoveryLog(60_000, 300);
+    const since = log.head;
+    const mine = log.next();
+    log.keep('A', 'm'.repeat(36));
+    for (let i = 0; i < 5; i++) {
+      log.next();
+      log.keep('B', 'x'.repeat(36));
+    }
+    // A got its packet (its offset says so), then dropped; packets to B pushed A's out of the log.
+    save(log, 'A', [], since, 1);
+    log.next();
+    log.keep('A', 'while away');
+    assert.deepEqual(log.restore('pid-A', mine)?.missed, ['while away']);
+    // The same, but the client never got its packet: it cannot be replayed any more.
+    save(log, 'A', [], since, 1);
+    assert.equal(log.restore('pid-A', undefined), undefined);
+    log.close();
+  });
+
+  it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {
+    const log = new RecoveryLog(60_000);
+    save(log, 'A');
+    log.next(); // never kept
+    log.next();
+    log.keep('A', 'second');
+    assert.deepEqual(log.restore('pid-A', undefined)?.missed, ['second']);
+    log.close();
+  });
+
+  it('ignores an offset from another log or from the future', () => {
+    const log = new RecoveryLog(60_000);
+    save(log, 'A');
+    const offset = log.next();
+    log.keep('A', 'one');
+    const future = offset.replace(/[0-9a-z]+$/, 'zz');
+    assert.deepEqual(log.restore('pid-A', future)?.missed, ['one']);
+    save(log, 'A');
+    assert.deepEqual(log.restore('pid-A', 'elsewhere-1')?.missed, [], 'saved after the packet: nothing missed');
+    log.close();
   });
 });

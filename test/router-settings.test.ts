@@ -69,7 +69,7 @@ describe('SocketRouter settings', () => {
       const { options } = routerWith().io;
       assert.equal(options.pingInterval, 25_000);
       assert.equal(options.pingTimeout, 20_000);
-      assert.deepEqual(options.connectionStateRecovery, { maxDisconnectionDuration: 30_000, skipMiddlewares: false });
+      assert.deepEqual(options.connectionStateRecovery, { maxDisconnectionDuration: 30_000, skipMiddlewares: false, maxLoggedBytes: 32 * 1024 * 1024 });
       assert.equal(options.verifyRemoteIp, true);
       assert.equal(options.maxPollDuration, 20_000);
       assert.equal(options.path, '/socket.io/');
@@ -90,7 +90,7 @@ describe('SocketRouter settings', () => {
       assert.equal(options.pingInterval, 2000);
       assert.equal(options.pingTimeout, 3000);
       assert.equal(options.maxPollDuration, 4500);
-      assert.deepEqual(options.connectionStateRecovery, { maxDisconnectionDuration: 10_000, skipMiddlewares: false });
+      assert.deepEqual(options.connectionStateRecovery, { maxDisconnectionDuration: 10_000, skipMiddlewares: false, maxLoggedBytes: 32 * 1024 * 1024 });
       assert.deepEqual(options.transports, ['polling']);
       assert.equal(options.path, '/rt/');
       assert.equal(options.verifyRemoteIp, false);

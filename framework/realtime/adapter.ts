@@ -79,18 +79,21 @@ export class InMemoryAdapter {
   /** Delivers `packet` to the sockets `target` selects, encoding it once for all of them. */
   broadcast(packet: Packet, target: BroadcastTarget): void {
     const recovery = this.nsp.recovery;
-    if (recovery && packet.type === PacketType.EVENT && packet.id === undefined) {
-      // Logged without its offset; the offset rides along as the last argument.
-      const data = packet.data as unknown[];
-      data.push(recovery.record(data, target));
-    }
+    const logged = recovery !== null && packet.type === PacketType.EVENT && packet.id === undefined;
+    // A logged event carries its offset as its last argument, and is kept as encoded.
+    if (logged) (packet.data as unknown[]).push(recovery.next());
     const parts = prepare(packet);
+    let offset = 0;
+    if (logged) {
+      recovery.keep(target, parts.length === 1 ? parts[0]!.packet : parts.map((part) => part.packet));
+      offset = recovery.head;
+    }
     const sockets = this.nsp.sockets;
     if (target.rooms.size === 0 && target.except.size === 0) {
-      for (const socket of sockets.values()) socket.writePrepared(parts);
+      for (const socket of sockets.values()) socket.writePrepared(parts, offset);
       return;
     }
-    for (const id of this.select(target)) sockets.get(id)?.writePrepared(parts);
+    for (const id of this.select(target)) sockets.get(id)?.writePrepared(parts, offset);
   }
 
   private excluded(id: SocketId, except: ReadonlySet<Room>): boolean {

@@ -1,4 +1,4 @@
-import type { EngineCloseReason, EngineSocket, EngineSocketListener } from '../engine/index.ts';
+import { EnginePacketType, type EngineCloseReason, type EngineSocket, type EngineSocketListener, type WirePacket } from '../engine/index.ts';
 import { Decoder, PacketType, encodePacket, type Packet } from '../protocol/index.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DisconnectReason } from './errors.ts';
@@ -56,12 +56,16 @@ export class Client implements EngineSocketListener {
     this.several = null;
   }
 
-  /** Sends one packet to this client. */
-  writePacket(packet: Packet): void {
-    const parts = encodePacket(packet);
+  /** Sends one packet to this client; returns the Engine.IO messages written (one, or several with attachments). */
+  writePacket(packet: Packet): WirePacket | WirePacket[] {
+    const parts: WirePacket[] = encodePacket(packet);
     const conn = this.conn;
-    conn.send(parts[0]);
-    for (let i = 1; i < parts.length; i++) conn.send(parts[i]!);
+    const text = EnginePacketType.MESSAGE + (parts[0] as string);
+    conn.write(text);
+    if (parts.length === 1) return text;
+    parts[0] = text;
+    for (let i = 1; i < parts.length; i++) conn.write(parts[i]!);
+    return parts;
   }
 
   /** Closes the whole connection: every namespace socket gets `reason`. */

@@ -54,7 +54,7 @@ export class Namespace {
   ) {
     this.adapter = server.adapterFactory(this);
     const recovery = server.options.connectionStateRecovery;
-    this.recovery = recovery ? new RecoveryLog(recovery.maxDisconnectionDuration) : null;
+    this.recovery = recovery ? new RecoveryLog(recovery.maxDisconnectionDuration, recovery.maxLoggedBytes) : null;
   }
 
   /** Listens for sockets joining this namespace. */
@@ -192,11 +192,11 @@ export class Namespace {
     const counters = this.server.counters;
     counters.connectionsOpened++;
     if (++counters.activeConnections > counters.maxConnections) counters.maxConnections = counters.activeConnections;
-    if (this.recovery) socket.since = this.recovery.head;
+    if (this.recovery) socket.since = socket.lastLogged = this.recovery.head;
     // With recovery on, the reply carries the private id the client presents when it returns.
     const reply = socket.pid === null ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
     client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: reply });
-    if (restored) for (const data of restored.missed) client.writePacket({ type: PacketType.EVENT, nsp: this.name, data });
+    if (restored) for (const message of restored.missed) client.conn.write(message);
     const outbox = socket.outbox;
     socket.outbox = null;
     if (outbox) for (const [event, args] of outbox) socket.emit(event, ...args);

@@ -7,7 +7,7 @@ import { Client } from './client.ts';
 import { serveClientBundle } from './client-bundle.ts';
 import { RealtimeError } from './errors.ts';
 import { Namespace, type ConnectionListener, type Middleware } from './namespace.ts';
-import type { RecoveryOptions } from './recovery.ts';
+import { DEFAULT_MAX_LOGGED_BYTES, type RecoveryOptions } from './recovery.ts';
 import type { Room } from './types.ts';
 
 export interface RealtimeOptions extends EngineOptions {
@@ -66,10 +66,12 @@ const REALTIME_SCHEMA: OptionSchema<RealtimeOptions> = {
       for (const [key, v] of Object.entries(value)) {
         if (key === 'maxDisconnectionDuration') {
           if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) return 'has a maxDisconnectionDuration that must be a whole number of ms, at least 1';
+        } else if (key === 'maxLoggedBytes') {
+          if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) return 'has a maxLoggedBytes that must be a whole number of bytes, at least 0';
         } else if (key === 'skipMiddlewares') {
           if (typeof v !== 'boolean') return 'has a skipMiddlewares that must be true or false';
         } else {
-          return `has an unknown key "${key}" (known: maxDisconnectionDuration, skipMiddlewares)`;
+          return `has an unknown key "${key}" (known: maxDisconnectionDuration, skipMiddlewares, maxLoggedBytes)`;
         }
       }
       return undefined;
@@ -105,7 +107,7 @@ export class RealtimeServer {
     const resolved = resolveOptions('realtime', REALTIME_SCHEMA, REALTIME_DEFAULTS, options, (m) => new RealtimeError('ERR_REALTIME_OPTION', m));
     const { connectTimeout, serveClient, maxAttachments, connectionStateRecovery: recovery, ...engineOptions } = resolved;
     this.engine = new EngineServer(engineOptions);
-    const connectionStateRecovery = recovery === false ? false : { maxDisconnectionDuration: 120_000, skipMiddlewares: true, ...recovery };
+    const connectionStateRecovery = recovery === false ? false : { maxDisconnectionDuration: 120_000, skipMiddlewares: true, maxLoggedBytes: DEFAULT_MAX_LOGGED_BYTES, ...recovery };
     this.options = Object.freeze({ ...this.engine.options, connectTimeout, serveClient, maxAttachments, connectionStateRecovery });
     this.engine.on('connection', (conn) => new Client(this, conn));
     this.of('/');

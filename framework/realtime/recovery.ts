@@ -1,4 +1,5 @@
 import type { BroadcastTarget } from './adapter.ts';
+import type { WirePacket } from '../engine/index.ts';
 import type { Room, SocketId } from './types.ts';
 
 /** Connection state recovery settings (socket.io-client 4.6+ asks for it by sending `pid`). */
@@ -13,7 +14,17 @@ export interface RecoveryOptions {
    * @default true
    */
   skipMiddlewares?: boolean;
+  /**
+   * The most bytes of sent events each namespace keeps for replay. Past it the oldest go first; a
+   * client that missed one of those gets a fresh session rather than a partial replay. Bounds the
+   * log's memory under heavy traffic (each kept event costs its encoded size plus about 64 bytes).
+   * @default 33554432 (32 MiB)
+   */
+  maxLoggedBytes?: number;
 }
+
+/** The default of {@link RecoveryOptions.maxLoggedBytes}. */
+export const DEFAULT_MAX_LOGGED_BYTES = 32 * 1024 * 1024;
 
 interface SavedSession {
   readonly sid: SocketId;
@@ -22,17 +33,27 @@ interface SavedSession {
   readonly data: unknown;
   /** Offset of the newest packet when the socket connected: anything after it may be missed. */
   readonly since: number;
+  /** Offset of the last logged packet sent to the socket before it dropped. */
+  readonly lastSent: number;
+  /** Offset of the newest packet when it dropped. */
+  readonly droppedAt: number;
   readonly savedAt: number;
 }
 
 interface LoggedPacket {
   readonly seq: number;
+  /** When it was sent, in ms after the log was made (a small integer, not a boxed number). */
   readonly time: number;
   /** Who it went to: a broadcast's rooms, or one socket's id. */
   readonly target: BroadcastTarget | SocketId;
-  /** The event's arguments; the offset pushed after them (at `length`) is not part of them. */
-  readonly data: unknown[];
-  readonly length: number;
+  /**
+   * The Engine.IO messages exactly as sent, offset included: the text packet alone, or the text
+   * packet and its binary attachments. Nothing to re-encode on replay, and no decoded arguments
+   * kept alive.
+   */
+  readonly wire: WirePacket | readonly WirePacket[];
+  /** What it is counted as against `maxLoggedBytes`. */
+  readonly size: number;
 }
 
 /** What a returning client gets back. */
@@ -41,44 +62,74 @@ export interface RestoredSession {
   readonly pid: string;
   readonly rooms: readonly Room[];
   readonly data: unknown;
-  /** The events it missed, each with its offset as the last argument. */
-  readonly missed: unknown[][];
+  /** The Engine.IO messages of the events it missed, in order, ready to write. */
+  readonly missed: WirePacket[];
 }
 
+/** Bytes counted per logged packet besides its messages: the record and its slot. */
+const ENTRY_OVERHEAD = 64;
+
 /**
- * Keeps, per namespace, the packets sent in the last `maxDisconnectionDuration` ms and the state of
- * sockets that dropped, so a client coming back with its `pid` and last `offset` gets the same id,
- * its rooms and every packet it missed. Offsets are `<prefix><seq>` strings: the client takes the
- * last string argument of each event as its offset, so every event carries one while this is on.
+ * Keeps, per namespace, the packets sent in the last `maxDisconnectionDuration` ms (at most
+ * `maxLoggedBytes` of them) and the state of sockets that dropped, so a client coming back with its
+ * `pid` and last `offset` gets the same id, its rooms and every packet it missed. Offsets are
+ * `<prefix><seq>` strings: the client takes the last string argument of each event as its offset,
+ * so every event carries one while this is on.
+ *
+ * Sending an event takes two calls: {@link next} gives the offset to append to its arguments, and
+ * {@link keep} stores the encoded messages under it. A client whose offset is older than the oldest
+ * packet still kept is not recovered (it gets a fresh session): a replay never silently skips.
  */
 export class RecoveryLog {
   private readonly sessions = new Map<string, SavedSession>();
-  private readonly packets: LoggedPacket[] = [];
+  /** Oldest first, from index `first`; the slots before it are spent. */
+  private packets: (LoggedPacket | undefined)[] = [];
+  private first = 0;
+  private bytes = 0;
   private seq = 0;
+  /** Every packet up to this offset is gone from the log (expired or pushed out by the cap). */
+  private lost = 0;
+  private readonly epoch = Date.now();
   private readonly prefix = Math.random().toString(36).slice(2, 8) + '-';
   private sweeper: NodeJS.Timeout | null = null;
 
-  constructor(readonly maxDisconnectionDuration: number) {}
+  constructor(
+    readonly maxDisconnectionDuration: number,
+    readonly maxLoggedBytes: number = DEFAULT_MAX_LOGGED_BYTES,
+  ) {}
 
   /** The offset of the newest packet (what a socket connecting now has seen). */
   get head(): number {
     return this.seq;
   }
 
+  /** How many packets, and how many bytes of them, the log holds now. */
+  get size(): { packets: number; bytes: number } {
+    return { packets: this.packets.length - this.first, bytes: this.bytes };
+  }
+
+  /** Takes the offset of the next outgoing event, to append to its arguments before encoding. */
+  next(): string {
+    return this.prefix + (++this.seq).toString(36);
+  }
+
   /**
-   * Records an outgoing event and returns its offset, which the caller appends to `data` (the
-   * log keeps the array, not a copy, and remembers where the arguments end).
+   * Stores the encoded messages of the event given the offset {@link next} returned last. An
+   * event that failed to encode is simply never kept: a gap in the offsets is harmless.
    */
-  record(data: unknown[], target: BroadcastTarget | SocketId): string {
-    const seq = ++this.seq;
-    this.packets.push({ seq, time: Date.now(), target, data, length: data.length });
+  keep(target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
+    let size = ENTRY_OVERHEAD;
+    if (typeof wire === 'string' || Buffer.isBuffer(wire)) size += wire.length;
+    else for (const part of wire as readonly WirePacket[]) size += part.length;
+    this.packets.push({ seq: this.seq, time: Date.now() - this.epoch, target, wire, size });
+    this.bytes += size;
+    while (this.bytes > this.maxLoggedBytes && this.first < this.packets.length) this.dropOldest();
     this.ensureSweeper();
-    return this.prefix + seq.toString(36);
   }
 
   /** Keeps a dropped socket's state for `maxDisconnectionDuration`. */
-  save(session: Omit<SavedSession, 'savedAt'>): void {
-    this.sessions.set(session.pid, { ...session, savedAt: Date.now() });
+  save(session: Omit<SavedSession, 'savedAt' | 'droppedAt'>): void {
+    this.sessions.set(session.pid, { ...session, droppedAt: this.seq, savedAt: Date.now() });
     this.ensureSweeper();
   }
 
@@ -91,16 +142,20 @@ export class RecoveryLog {
     let after = session.since;
     if (typeof offset === 'string' && offset.startsWith(this.prefix)) {
       const seq = parseInt(offset.slice(this.prefix.length), 36);
-      if (Number.isSafeInteger(seq) && seq >= session.since) after = seq;
+      if (Number.isSafeInteger(seq) && seq >= session.since && seq <= this.seq) after = seq;
     }
-    // The log must still hold everything after that point, or the client would silently miss some.
-    const oldest = this.packets[0];
-    if (oldest && oldest.seq > after + 1) return undefined;
+    // The log must still hold every packet after that point that may be for this socket, or the
+    // client would silently miss some. Nothing between the last one sent to it and the drop was.
+    const neededAfter = after < session.lastSent ? after : Math.max(after, session.droppedAt);
+    if (neededAfter < this.lost) return undefined;
     const rooms = new Set<Room>([session.sid, ...session.rooms]);
-    const missed: unknown[][] = [];
-    for (const packet of this.packets) {
+    const missed: WirePacket[] = [];
+    const packets = this.packets;
+    for (let i = this.first; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (packet.seq <= after || !selects(packet.target, rooms)) continue;
-      missed.push([...packet.data.slice(0, packet.length), this.prefix + packet.seq.toString(36)]);
+      if (typeof packet.wire === 'string' || Buffer.isBuffer(packet.wire)) missed.push(packet.wire);
+      else missed.push(...(packet.wire as readonly WirePacket[]));
     }
     return { sid: session.sid, pid: session.pid, rooms: session.rooms, data: session.data, missed };
   }
@@ -109,7 +164,25 @@ export class RecoveryLog {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.sessions.clear();
-    this.packets.length = 0;
+    this.packets = [];
+    this.first = 0;
+    this.bytes = 0;
+  }
+
+  private dropOldest(): void {
+    const packets = this.packets;
+    const oldest = packets[this.first]!;
+    packets[this.first++] = undefined;
+    this.bytes -= oldest.size;
+    this.lost = oldest.seq;
+    if (this.first === packets.length) {
+      this.packets = [];
+      this.first = 0;
+    } else if (this.first >= 1024 && this.first * 2 >= packets.length) {
+      // Compact now and then, so spent slots cost O(1) per packet overall.
+      this.packets = packets.slice(this.first);
+      this.first = 0;
+    }
   }
 
   private ensureSweeper(): void {
@@ -120,12 +193,12 @@ export class RecoveryLog {
   }
 
   private sweep(): void {
-    const cutoff = Date.now() - this.maxDisconnectionDuration;
+    const now = Date.now();
+    const cutoff = now - this.maxDisconnectionDuration;
     for (const [pid, session] of this.sessions) if (session.savedAt < cutoff) this.sessions.delete(pid);
-    let drop = 0;
-    while (drop < this.packets.length && this.packets[drop]!.time < cutoff) drop++;
-    if (drop > 0) this.packets.splice(0, drop);
-    if (this.sessions.size === 0 && this.packets.length === 0 && this.sweeper) {
+    const oldestKept = cutoff - this.epoch;
+    while (this.first < this.packets.length && this.packets[this.first]!.time < oldestKept) this.dropOldest();
+    if (this.sessions.size === 0 && this.first === this.packets.length && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }

@@ -32,6 +32,8 @@ export class Socket {
   recovered = false;
   /** @internal Recovery offset this socket had seen when it connected. */
   since = 0;
+  /** @internal Recovery offset of the last logged event sent to this socket. */
+  lastLogged = 0;
   /** `[event, listener, event, listener, …]`: a socket has few listeners, and one array is the leanest home for them. */
   private handlers: Array<string | Listener> | null = null;
   private anyListeners: Listener[] | null = null;
@@ -159,8 +161,11 @@ export class Socket {
       packet.id = this.registerAck(last as AckCallback);
     } else if (this.nsp.recovery) {
       // Logged for this socket alone, so it can be replayed if the client drops.
-      const data = packet.data as unknown[];
-      data.push(this.nsp.recovery.record(data, this.id));
+      const recovery = this.nsp.recovery;
+      (packet.data as unknown[]).push(recovery.next());
+      recovery.keep(this.id, this.client.writePacket(packet));
+      this.lastLogged = recovery.head;
+      return true;
     }
     this.client.writePacket(packet);
     return true;
@@ -261,8 +266,9 @@ export class Socket {
 
   // ---- internal -------------------------------------------------------------------------------
 
-  /** @internal Writes parts encoded once for a broadcast. */
-  writePrepared(parts: readonly PreparedPacket[]): void {
+  /** @internal Writes parts encoded once for a broadcast (`logged`: its recovery offset, if any). */
+  writePrepared(parts: readonly PreparedPacket[], logged = 0): void {
+    if (logged !== 0) this.lastLogged = logged;
     const conn = this.client.conn;
     for (let i = 0; i < parts.length; i++) conn.sendPrepared(parts[i]!);
   }
@@ -300,7 +306,7 @@ export class Socket {
     const recovery = this.nsp.recovery;
     if (recovery && this.pid !== null && RECOVERABLE.has(reason)) {
       const rooms = [...this.nsp.adapter.socketRooms(this.id)].slice(1);
-      recovery.save({ sid: this.id, pid: this.pid, rooms, data: this.store ?? {}, since: this.since });
+      recovery.save({ sid: this.id, pid: this.pid, rooms, data: this.store ?? {}, since: this.since, lastSent: this.lastLogged });
     }
     this.connected = false;
     this.nsp.remove(this);
