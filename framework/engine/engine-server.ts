@@ -141,9 +141,6 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
 
   /** Handles an HTTP upgrade under this server's path: a websocket handshake or an upgrade probe. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // A module-level listener: a closure made here would share this scope and keep `req` (its
-    // headers and raw headers) alive for as long as the connection lives.
-    socket.on('error', onUpgradeSocketError);
     if (this.corsHeaders(req) === null) {
       this.abortUpgrade(req, socket, EngineHttpError.FORBIDDEN);
       return;
@@ -154,28 +151,42 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
       this.abortUpgrade(req, socket, problem);
       return;
     }
-    const accept = (then: (ws: WebSocket) => void) =>
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        socket.off('error', onUpgradeSocketError); // ws handles the socket's errors from here on
-        then(ws);
-      });
     if (query.sid !== undefined) {
       const client = this.clients.get(query.sid)!;
-      accept((ws) => client.beginUpgrade(new WebSocketTransport(ws)));
+      this.wss.handleUpgrade(req, socket, head, (ws) => client.beginUpgrade(new WebSocketTransport(ws)));
       return;
     }
+    if (this.options.allowRequest === null) {
+      this.openWebSocket(req, socket, head, query);
+      return;
+    }
+    // The hook may answer later. Node's HTTP server stopped listening for errors on an upgraded
+    // socket and ws has not taken it yet: until one of us ends it or ws does, its errors are ours.
+    // (A module-level listener: a closure here would keep `req` alive as long as the connection.)
+    socket.on('error', onUpgradeSocketError);
     this.checkAllowRequest(req, (allowed) => {
       if (!allowed) {
         this.abortUpgrade(req, socket, EngineHttpError.FORBIDDEN);
         return;
       }
-      accept((ws) => {
-        const transport = new WebSocketTransport(ws);
-        const session = this.open(req, query, transport);
-        transport.send(session.openPacket());
-        this.announce(session);
-      });
+      socket.off('error', onUpgradeSocketError); // ws listens from here on
+      this.openWebSocket(req, socket, head, query);
     });
+  }
+
+  /**
+   * Completes a websocket handshake and opens a session on it. ws answers the handshake
+   * synchronously, so corking the socket sends its 101 response and our open packet in one write.
+   */
+  private openWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, query: Query): void {
+    socket.cork();
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const transport = new WebSocketTransport(ws);
+      const session = this.open(req, query, transport);
+      transport.send(session.openPacket());
+      this.announce(session);
+    });
+    socket.uncork();
   }
 
   /** Closes every session and stops serving. */
@@ -294,6 +305,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
   }
 
   private abortUpgrade(req: IncomingMessage, socket: Duplex, code: EngineHttpError): void {
+    if (socket.listeners('error').indexOf(onUpgradeSocketError) === -1) socket.on('error', onUpgradeSocketError);
     const message = ENGINE_HTTP_ERROR_MESSAGES[code];
     this.emit('connection_error', { req, code, message });
     if (!socket.writable) return;
@@ -319,8 +331,23 @@ export function parseQuery(url: string | undefined): Query {
   if (!url) return query;
   const start = url.indexOf('?');
   if (start === -1) return query;
-  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) {
-    if (!(key in query)) query[key] = value;
+  const search = url.slice(start + 1);
+  if (search.includes('%') || search.includes('+')) {
+    // Something to decode: URLSearchParams' rules (`+` is a space, bad escapes are kept as they are).
+    for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
+    return query;
+  }
+  // The usual handshake (`EIO=4&transport=websocket`): plain pairs, nothing to decode.
+  let from = 0;
+  while (from <= search.length) {
+    let to = search.indexOf('&', from);
+    if (to === -1) to = search.length;
+    if (to > from) {
+      const eq = search.indexOf('=', from);
+      const key = eq === -1 || eq > to ? search.slice(from, to) : search.slice(from, eq);
+      if (!(key in query)) query[key] = eq === -1 || eq > to ? '' : search.slice(eq + 1, to);
+    }
+    from = to + 1;
   }
   return query;
 }
