@@ -8,6 +8,7 @@ import {
   RESERVED_EVENTS,
   deconstruct,
   encodePacket,
+  encodeTextPacket,
   hasBinary,
   isBinary,
   reconstruct,
@@ -160,6 +161,40 @@ describe('Socket.IO v5 protocol', () => {
       const loop: unknown[] = ['loop'];
       loop.push(loop);
       assertCode(() => encodePacket({ type: PacketType.EVENT, nsp: '/', data: loop }), 'ERR_TOO_DEEP');
+    });
+  });
+
+  describe('encodeTextPacket (the emit and ack fast path)', () => {
+    const samples: Array<[type: typeof PacketType.EVENT | typeof PacketType.ACK, nsp: string, id: number | undefined, data: unknown[]]> = [
+      [PacketType.EVENT, '/', undefined, ['hello', 1, 'two', { three: [4] }]],
+      [PacketType.EVENT, '/admin', 13, ['bar']],
+      [PacketType.EVENT, '/', 0, ['x', null, undefined, true]],
+      [PacketType.EVENT, '/a', undefined, ['d', new Date(0), { toJSON: () => 'custom' }, 'é✓😀']],
+      [PacketType.ACK, '/', 7, []],
+      [PacketType.ACK, '/chat', 2, [{ ok: true }, [1, [2, [3]]]]],
+    ];
+
+    it('gives encodePacket\'s text, after the prefix, for packets without binary', () => {
+      for (const [type, nsp, id, data] of samples) {
+        const packet: Packet = id === undefined ? { type, nsp, data } : { type, nsp, id, data };
+        const [expected] = encodePacket(packet);
+        assert.equal(encodeTextPacket('4', type, nsp, id, data), `4${expected}`);
+        assert.equal(encodeTextPacket('', type, nsp, id, data), expected);
+      }
+    });
+
+    it('declines (undefined) when the data holds a binary anywhere, toJSON results included', () => {
+      assert.equal(encodeTextPacket('4', PacketType.EVENT, '/', undefined, ['f', Buffer.from([1])]), undefined);
+      assert.equal(encodeTextPacket('4', PacketType.ACK, '/', 1, [{ deep: [{ bytes: new Uint8Array(2) }] }]), undefined);
+      assert.equal(encodeTextPacket('4', PacketType.EVENT, '/', undefined, ['f', { toJSON: () => new ArrayBuffer(1) }]), undefined);
+    });
+
+    it('refuses what encodePacket refuses in the data and the ack id', () => {
+      const loop: unknown[] = ['loop'];
+      loop.push(loop);
+      assertCode(() => encodeTextPacket('4', PacketType.EVENT, '/', undefined, loop), 'ERR_TOO_DEEP');
+      assertCode(() => encodeTextPacket('4', PacketType.EVENT, '/', undefined, ['big', 10n]), 'ERR_PAYLOAD');
+      assertCode(() => encodeTextPacket('4', PacketType.ACK, '/', -1, []), 'ERR_ACK_ID');
     });
   });
 

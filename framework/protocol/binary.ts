@@ -32,14 +32,15 @@ export function hasBinary(value: unknown, maxDepth: number = MAX_DEPTH): boolean
   return scan(value, maxDepth, '', true);
 }
 
-function scan(value: unknown, depth: number, key: string, callToJSON: boolean): boolean {
+function scan(value: unknown, depth: number, key: string | number, callToJSON: boolean): boolean {
   if (value === null || typeof value !== 'object') return false;
   if (depth < 0) throw tooDeep();
   // Before toJSON: Buffer has one, and it would hide the bytes.
   if (isBinary(value)) return true;
-  if (callToJSON && hasToJSON(value)) return scan(value.toJSON(key), depth, key, false);
+  // An array index becomes the string JSON.stringify would pass only when a toJSON needs it.
+  if (callToJSON && hasToJSON(value)) return scan(value.toJSON(String(key)), depth, key, false);
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (scan(value[i], depth - 1, String(i), true)) return true;
+    for (let i = 0; i < value.length; i++) if (scan(value[i], depth - 1, i, true)) return true;
     return false;
   }
   const record = value as Record<string, unknown>;

@@ -47,6 +47,31 @@ export function encodePacket(packet: Packet): [string, ...Buffer[]] {
   return buffers === undefined ? [text] : [text, ...buffers];
 }
 
+/**
+ * The text of an EVENT (`id` given: asking for an ack) or ACK packet whose arguments hold no
+ * binary, after `prefix` (a transport's message type, say), or undefined when they do hold
+ * binaries: then {@link encodePacket} is the way. The hot path of every emit and ack: no packet
+ * object, no array, one string. Unlike `encodePacket` it trusts its caller for `nsp` (a valid
+ * namespace name) and for the event name, `data[0]`, of an EVENT.
+ *
+ * @example
+ * encodeTextPacket('4', PacketType.EVENT, '/chat', undefined, ['said', 'hi']); // '42/chat,["said","hi"]'
+ * encodeTextPacket('', PacketType.ACK, '/', 7, [true]); // '37[true]'
+ */
+export function encodeTextPacket(
+  prefix: string,
+  type: typeof PacketType.EVENT | typeof PacketType.ACK,
+  nsp: string,
+  id: number | undefined,
+  data: readonly unknown[],
+): string | undefined {
+  if (hasBinary(data)) return undefined;
+  let head = prefix + type;
+  if (nsp !== '/') head += nsp + ',';
+  if (id !== undefined) head += checkAckId(id);
+  return head + stringify(data);
+}
+
 function stringify(data: unknown): string | undefined {
   try {
     return JSON.stringify(data);

@@ -5,5 +5,5 @@
 export { PacketType, RESERVED_EVENTS, isPacketType, isPayloadValid, type Packet } from './packet.ts';
 export { PROTOCOL_ERRORS, ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export { MAX_DEPTH, isBinary, hasBinary, toBuffer, deconstruct, reconstruct, type Placeholder } from './binary.ts';
-export { encodePacket } from './encoder.ts';
+export { encodePacket, encodeTextPacket } from './encoder.ts';
 export { Decoder, type DecoderOptions } from './decoder.ts';

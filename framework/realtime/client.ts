@@ -1,5 +1,5 @@
 import { EnginePacketType, type EngineCloseReason, type EngineSocket, type EngineSocketListener, type WirePacket } from '../engine/index.ts';
-import { Decoder, PacketType, encodePacket, type Packet } from '../protocol/index.ts';
+import { Decoder, PacketType, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DisconnectReason } from './errors.ts';
 import type { RealtimeServer } from './realtime-server.ts';
@@ -54,6 +54,17 @@ export class Client implements EngineSocketListener {
     for (const socket of this.joined()) socket.handleClose(why);
     this.single = null;
     this.several = null;
+  }
+
+  /**
+   * Sends an EVENT (`id`: the ack it asks for) or an ACK with `data`; returns the Engine.IO messages
+   * written. The common case, no binary, is one string built without a packet object.
+   */
+  writeData(type: typeof PacketType.EVENT | typeof PacketType.ACK, nsp: string, id: number | undefined, data: unknown[]): WirePacket | WirePacket[] {
+    const text = type === PacketType.EVENT && typeof data[0] !== 'string' ? undefined : encodeTextPacket(EnginePacketType.MESSAGE, type, nsp, id, data);
+    if (text === undefined) return this.writePacket(id === undefined ? { type, nsp, data } : { type, nsp, id, data });
+    this.conn.write(text);
+    return text;
   }
 
   /** Sends one packet to this client; returns the Engine.IO messages written (one, or several with attachments). */

@@ -154,20 +154,18 @@ export class Socket {
       this.outbox.push([event, args]);
       return true;
     }
-    const last = args[args.length - 1];
-    const packet: Packet = { type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args] };
-    if (typeof last === 'function') {
-      (packet.data as unknown[]).pop();
-      packet.id = this.registerAck(last as AckCallback);
-    } else if (this.nsp.recovery) {
-      // Logged for this socket alone, so it can be replayed if the client drops.
-      const recovery = this.nsp.recovery;
-      (packet.data as unknown[]).push(recovery.next());
-      recovery.keep(this.id, this.client.writePacket(packet));
-      this.lastLogged = recovery.head;
+    // `args` is this call's own array: it becomes the packet's data in place.
+    const id = typeof args[args.length - 1] === 'function' ? this.registerAck(args.pop() as AckCallback) : undefined;
+    args.unshift(event);
+    const recovery = id === undefined ? this.nsp.recovery : null;
+    if (recovery === null) {
+      this.client.writeData(PacketType.EVENT, this.nsp.name, id, args);
       return true;
     }
-    this.client.writePacket(packet);
+    // Logged for this socket alone, so it can be replayed if the client drops.
+    args.push(recovery.next());
+    recovery.keep(this.id, this.client.writeData(PacketType.EVENT, this.nsp.name, undefined, args));
+    this.lastLogged = recovery.head;
     return true;
   }
 
@@ -205,7 +203,8 @@ export class Socket {
         answer.fail!(new RealtimeError('ERR_ACK_TIMEOUT', `no acknowledgement of "${event}" within ${ms} ms`));
       }, ms);
       (this.acks ??= new Map()).set(id, answer);
-      this.client.writePacket({ type: PacketType.EVENT, nsp: this.nsp.name, data: [event, ...args], id });
+      args.unshift(event);
+      this.client.writeData(PacketType.EVENT, this.nsp.name, id, args);
       return true;
     };
     return {
@@ -278,8 +277,10 @@ export class Socket {
     switch (packet.type) {
       case PacketType.EVENT:
       case PacketType.BINARY_EVENT: {
+        // The decoder made this array for us: the event name comes off it in place.
         const args = packet.data as unknown[];
-        this.dispatchEvent(String(args[0]), args.slice(1), packet.id === undefined ? undefined : this.replier(packet.id));
+        const event = String(args.shift());
+        this.dispatchEvent(event, args, packet.id === undefined ? undefined : this.replier(packet.id));
         return;
       }
       case PacketType.ACK:
@@ -355,7 +356,7 @@ export class Socket {
     return (...args: unknown[]) => {
       if (sent || !this.connected) return;
       sent = true;
-      this.client.writePacket({ type: PacketType.ACK, nsp: this.nsp.name, id, data: args });
+      this.client.writeData(PacketType.ACK, this.nsp.name, id, args);
     };
   }
 
