@@ -193,16 +193,24 @@ export class SignatureMismatch extends Error {
  */
 export function bindArguments(handler: EventHandler, args: readonly unknown[], kwargs: Record<string, unknown> | undefined): unknown[] {
   const named = handler.params;
-  if (kwargs && named.length > 0) {
-    const keys = Object.keys(kwargs);
-    if (keys.length > 0 && keys.every((key) => named.includes(key))) return named.map((name) => (name === null ? undefined : kwargs[name]));
-  }
+  if (kwargs && named.length > 0 && namesParameters(kwargs, named)) return named.map((name) => (name === null ? undefined : kwargs[name]));
   if (!handler.rest && args.length > named.length) {
     throw new SignatureMismatch(
       `"${handler.name}" takes ${named.length} argument${named.length === 1 ? '' : 's'}${named.length ? ` (${named.map((n) => n ?? '{…}').join(', ')})` : ''}, got ${args.length}`,
     );
   }
   return args as unknown[];
+}
+
+/** Whether `kwargs` has at least one own key and each of them is in `named` (no array made). */
+function namesParameters(kwargs: Record<string, unknown>, named: readonly (string | null)[]): boolean {
+  let keys = 0;
+  for (const key in kwargs) {
+    if (!Object.hasOwn(kwargs, key)) continue;
+    if (!named.includes(key)) return false;
+    keys++;
+  }
+  return keys > 0;
 }
 
 /** A plain object: what the kwargs rule unpacks (not an array, a Buffer, a Date…). */

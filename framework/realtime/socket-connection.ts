@@ -147,7 +147,7 @@ export class SocketConnection<Emits extends EventMap = DefaultEvents> extends So
 
   protected override dispatchEvent(event: string, args: unknown[], ack: AckCallback | undefined): void {
     const handler = event === 'message' ? undefined : eventTable(this.constructor).get(event);
-    if (handler?.concurrent) {
+    if (handler?.concurrent === true) {
       this.execute(event, args, ack, false);
       return;
     }
