@@ -25,6 +25,8 @@ export type FigureKey =
   | 'broadcastCpuMs'
   | 'echoCpuUs'
   | 'connectMs'
+  | 'reconnectMs'
+  | 'reconnectCpuUs'
   | 'pollingPerSecond'
   | 'connectCpuUs'
   | 'broadcastWallMs'
@@ -51,6 +53,7 @@ export const FIGURES: readonly Figure[] = [
   { key: 'broadcastCpuMs', label: 'server CPU per broadcast to all N', unit: 'ms', better: 'lower', primary: true, digits: 2 },
   { key: 'echoCpuUs', label: 'server CPU per echo round trip', unit: 'µs', better: 'lower', primary: true, digits: 1 },
   { key: 'connectMs', label: 'time to connect N clients', unit: 'ms', better: 'lower', primary: true, digits: 0 },
+  { key: 'reconnectMs', label: 'time to connect N clients again, warm server', unit: 'ms', better: 'lower', primary: true, digits: 0 },
   {
     key: 'pollingPerSecond',
     label: 'long-polling round trips per second',
@@ -64,6 +67,7 @@ export const FIGURES: readonly Figure[] = [
   { key: 'broadcastUserMs', label: 'user-space CPU per broadcast to all N, kernel excluded', unit: 'ms', better: 'lower', primary: false, digits: 2 },
   { key: 'echoUserUs', label: 'user-space CPU per echo round trip, kernel excluded', unit: 'µs', better: 'lower', primary: false, digits: 1 },
   { key: 'connectCpuUs', label: 'server CPU per connection (connect phase)', unit: 'µs', better: 'lower', primary: false, digits: 0 },
+  { key: 'reconnectCpuUs', label: 'server CPU per connection (connect again, warm server)', unit: 'µs', better: 'lower', primary: false, digits: 0 },
   { key: 'broadcastWallMs', label: 'broadcast delivered to all N (wall, median)', unit: 'ms', better: 'lower', primary: false, digits: 1 },
   { key: 'echoPerSecond', label: 'echo round trips per second (256 in flight)', unit: '/s', better: 'higher', primary: false, digits: 0 },
   { key: 'echoP50Ms', label: 'echo round trip latency, median', unit: 'ms', better: 'lower', primary: false, digits: 2 },
@@ -123,6 +127,9 @@ function targetsFor(server: ServerName): Target[] {
     { id: 'echo-floor', text: 'CPU per echo ≤ 1.1 × floor', server, figure: 'echoCpuUs', against: 'floor', limit: 1.1, compare: 'atMost' },
     // "≥ 1.5 × as fast": socket.io's time ÷ ours ≥ 1.5, i.e. ours ÷ socket.io ≤ 1/1.5.
     { id: 'connect-sio', text: 'connect N ≥ 1.5 × as fast as socket.io (time ≤ 0.667 ×)', server, figure: 'connectMs', against: 'socketio', limit: 1 / 1.5, compare: 'atMost' },
+    // The same target on a warm server: a first connect of N into a fresh process also pays the
+    // JIT and the heap's growth, a reconnect after it (as after a network blip) does not.
+    { id: 'reconnect-sio', text: 'connect N again (warm) ≥ 1.5 × as fast as socket.io (time ≤ 0.667 ×)', server, figure: 'reconnectMs', against: 'socketio', limit: 1 / 1.5, compare: 'atMost' },
   ];
 }
 
@@ -155,6 +162,7 @@ export const QUIET = 0.1;
 /** Figures that are wall-clock times or rates, and the phase whose quietness they depend on. */
 export const WALL_CLOCK: Partial<Record<FigureKey, string>> = {
   connectMs: 'connect',
+  reconnectMs: 'reconnect',
   pollingPerSecond: 'polling',
   broadcastWallMs: 'broadcast',
   echoPerSecond: 'echo',

@@ -468,7 +468,7 @@ class PollingClient {
 
 type Command =
   | { cmd: 'cookies'; port: number; count: number; path: string }
-  | { cmd: 'connect'; port: number; count: number; concurrency: number }
+  | { cmd: 'connect'; port: number; count: number; concurrency: number; rewindCookies?: boolean }
   | { cmd: 'broadcast'; count: number }
   | { cmd: 'echo'; count: number; concurrency: number }
   | { cmd: 'polling'; port: number; clients: number; warmupMs: number; ms: number }
@@ -572,6 +572,11 @@ class LoadGenerator implements WsEvents {
     });
     this.cookies.push(...cookies);
     return { ms: performance.now() - started, loaderCpuMs: cpuMs(cpu) };
+  }
+
+  /** Uses the cookies again from the first (clients coming back carry the cookies they had). */
+  rewindCookies(): void {
+    this.cookieAt = 0;
   }
 
   /** Opens `count` more websocket clients, `concurrency` at a time; resolves when all joined. */
@@ -735,6 +740,7 @@ async function run(command: Command): Promise<unknown> {
     case 'cookies':
       return generator.fetchCookies(command.port, command.count, command.path);
     case 'connect':
+      if (command.rewindCookies) generator.rewindCookies();
       return generator.connect(command.port, command.count, command.concurrency);
     case 'broadcast':
       return generator.broadcast(command.count);

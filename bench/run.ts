@@ -257,6 +257,16 @@ async function runSession(server: ServerName, n: number, round: number, p: Param
       heldThroughHeartbeat = status.joined === n && status.dropped === 0;
     }
 
+    // Connect N again, into the now warm server (its code compiled, its heap grown), as clients
+    // do after a network blip; they carry the same cookies.
+    await load.request({ cmd: 'close' });
+    await sleep(p.quick ? 300 : 2000);
+    const beforeReconnect = meter.mark();
+    const reconnect = await load.request({ cmd: 'connect', port, count: n, concurrency: p.concurrency, rewindCookies: true });
+    const reconnected = meter.since(beforeReconnect);
+    foreign.reconnect = reconnected.foreign;
+    loaderBusy('reconnect', reconnect);
+
     const sample: Sample = {
       server,
       n,
@@ -271,6 +281,8 @@ async function runSession(server: ServerName, n: number, round: number, p: Param
       connectMs: connect.ms!,
       pollingPerSecond,
       connectCpuUs: (connectCpu / n) * 1000,
+      reconnectMs: reconnect.ms!,
+      reconnectCpuUs: (reconnected.server.total / n) * 1000,
       broadcastWallMs: broadcast.last.medianWallMs ?? null,
       echoPerSecond: echo.perSecond ?? null,
       echoP50Ms: echo.p50Ms ?? null,
