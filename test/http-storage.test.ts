@@ -82,6 +82,46 @@ describe('signed cookies', () => {
   it('refuses to sign without a secret', () => {
     assert.throws(() => signValue('alice', []), /secret/);
   });
+
+  it('signs and verifies byte for byte as cookie-signature (what express-session uses) for any secret', () => {
+    const keys = ['s', 'bench-secret-not-for-production', 'Zoë ☃ 秘密', 'k'.repeat(64), 'longer than one SHA-256 block '.repeat(5)];
+    const values = ['alice', '', 'a.b.c', 'Zoë ☃', 'x'.repeat(300), 'AbC-_~+/=%'];
+    for (const secret of keys) {
+      for (const value of values) {
+        const theirs = `s:${cookieSignature.sign(value, secret)}`;
+        assert.equal(signValue(value, [secret]), theirs, `sign ${value} with ${secret}`);
+        assert.equal(unsignValue(theirs, ['some-other-secret', secret]), value, `unsign ${value} with ${secret}`);
+        assert.equal(cookieSignature.unsign(signValue(value, [secret]).slice(2), secret), value);
+      }
+    }
+  });
+
+  it('refuses every single-character change of a signature, and signatures of the wrong length', () => {
+    const signed = signValue('alice', secrets);
+    const dot = signed.lastIndexOf('.');
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_.é';
+    for (let at = dot + 1; at < signed.length; at++) {
+      for (const c of alphabet) {
+        if (c === signed[at]) continue;
+        const forged = signed.slice(0, at) + c + signed.slice(at + 1);
+        assert.equal(unsignValue(forged, secrets), cookieSignature.unsign(forged.slice(2), secrets[0]) || null, forged);
+        assert.equal(unsignValue(forged, secrets), null, forged);
+      }
+    }
+    assert.equal(unsignValue(`${signed}=`, secrets), null, 'the padding cookie-signature strips');
+    assert.equal(unsignValue(signed.slice(0, -1), secrets), null);
+  });
+
+  it('refuses a signature ending in a multi-byte character right after verifying the genuine one', () => {
+    // The genuine signature's bytes must not stand in for a character that does not fit.
+    const signed = signValue('alice', secrets);
+    assert.equal(unsignValue(signed, secrets), 'alice');
+    for (const tail of ['é', '€', '\u{1F600}', '\uD800']) {
+      const forged = signed.slice(0, -1) + tail;
+      assert.equal(unsignValue(forged, secrets), null, `ending in ${tail}`);
+      assert.equal(unsignValue(signed.slice(0, -tail.length) + tail, secrets), null, `${tail} replacing the end`);
+    }
+  });
 });
 
 describe('openDatabase', () => {
