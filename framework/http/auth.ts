@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { parseCookies } from '../realtime/index.ts';
+import { findCookie } from '../realtime/index.ts';
 import { renameSession, revokeLogin } from '../sessions/index.ts';
 import { contextOf } from './context.ts';
 import { signValue, unsignValue } from './cookies.ts';
@@ -21,7 +21,7 @@ export function currentUser(req: Request): UserId | null {
   const cached = (req as Request & { [USER]?: UserId | null })[USER];
   if (cached !== undefined) return cached;
   const { config } = contextOf(req);
-  const claimed = unsignValue(parseCookies(req.headers.cookie)[LOGIN_COOKIE], config.cookieSecret);
+  const claimed = unsignValue(findCookie(req.headers.cookie, LOGIN_COOKIE), config.cookieSecret);
   const user = claimed !== null && req.session?.userId === claimed ? claimed : null;
   (req as Request & { [USER]?: UserId | null })[USER] = user;
   return user;

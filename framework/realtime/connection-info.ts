@@ -38,7 +38,9 @@ export class ConnectionInfo {
   getCookie(name: string): string | undefined;
   getCookie(name: string, fallback: string): string;
   getCookie(name: string, fallback?: string): string | undefined {
-    const cookies = this.cookies;
+    const cookies = this.parsedCookies;
+    // One cookie is read without parsing the others (what every Mojo connection does on open).
+    if (cookies === null) return findCookie(this.headers.cookie, name) ?? fallback;
     return Object.prototype.hasOwnProperty.call(cookies, name) ? cookies[name] : fallback;
   }
 }
@@ -52,13 +54,36 @@ export function parseCookies(header: string | undefined): Record<string, string>
     if (eq <= 0) continue;
     const name = pair.slice(0, eq).trim();
     if (!name || name in cookies) continue;
-    let value = pair.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      cookies[name] = decodeURIComponent(value);
-    } catch {
-      cookies[name] = value;
-    }
+    cookies[name] = cookieValue(pair.slice(eq + 1));
   }
   return cookies;
+}
+
+/**
+ * The cookie `name` of a `Cookie` header, or undefined: `parseCookies(header)[name]` without
+ * decoding, or building an object for, the other cookies.
+ * @example findCookie('theme=dark; session_id=s%3Aabc.sig', 'session_id'); // 's:abc.sig'
+ */
+export function findCookie(header: string | undefined, name: string): string | undefined {
+  if (!header || name === '' || !header.includes(name)) return undefined;
+  for (let start = 0; start < header.length; ) {
+    const eq = header.indexOf('=', start);
+    if (eq === -1) return undefined;
+    let end = header.indexOf(';', start);
+    if (end === -1) end = header.length;
+    if (eq > start && eq < end && header.slice(start, eq).trim() === name) return cookieValue(header.slice(eq + 1, end));
+    start = end + 1;
+  }
+  return undefined;
+}
+
+/** A cookie's raw value: trimmed, unquoted, URI-decoded when it decodes. */
+function cookieValue(raw: string): string {
+  let value = raw.trim();
+  if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }

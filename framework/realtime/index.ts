@@ -7,7 +7,7 @@ export { InMemoryAdapter, type BroadcastTarget } from './adapter.ts';
 export { RealtimeError, REALTIME_ERRORS, type DisconnectReason, type RealtimeErrorCode } from './errors.ts';
 export type { AckCallback, Handshake, Listener, Room, SocketId } from './types.ts';
 export { SocketConnection, UnknownEvent, type ConnectionClass, type EventMap } from './socket-connection.ts';
-export { ConnectionInfo, parseCookies } from './connection-info.ts';
+export { ConnectionInfo, parseCookies, findCookie } from './connection-info.ts';
 export { event, type EventOptions } from './event.ts';
 export { SocketRouter, mapRouterSettings, type RouterSettings } from './socket-router.ts';
 export { SocketServer, type SocketServerOptions } from './socket-server.ts';
