@@ -226,6 +226,37 @@ describe('SqliteSessionStore', () => {
     assert.equal(read.cookie.expires?.getTime(), (later.cookie.expires as Date).getTime());
   });
 
+  it('reads a live session down to its login, as getSync would', async () => {
+    await call.set(store, 'in', sessionExpiringIn(60_000, { userId: 'alice', csrfToken: 't' }));
+    await call.set(store, 'anon', sessionExpiringIn(60_000, { csrfToken: 't' }));
+    await call.set(store, 'odd', sessionExpiringIn(60_000, { userId: { id: 'alice' } }));
+    await call.set(store, 'number', sessionExpiringIn(60_000, { userId: 7 }));
+    assert.equal(store.getLiveSession('in')?.userId, 'alice');
+    assert.equal(store.getLiveSession('anon')?.userId, null);
+    assert.equal(store.getLiveSession('odd')?.userId, null, 'only a string is a login');
+    assert.equal(store.getLiveSession('number')?.userId, null, 'only a string is a login');
+    assert.equal(store.getLiveSession('nobody'), null);
+  });
+
+  it('hides and deletes an expired session when its login is read', async () => {
+    await call.set(store, 'old', sessionExpiringIn(-1_000, { userId: 'alice' }));
+    assert.equal(store.getLiveSession('old'), null);
+    assert.equal(rowCount(db), 0);
+  });
+
+  it('drops a session whose stored data is unreadable when its login is read', () => {
+    const warnings: string[] = [];
+    const previous = setLogSink((_level, _scope, message) => warnings.push(message));
+    try {
+      db.prepare('INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?)').run('broken', '{"userId": "alice"', Date.now() + 60_000);
+      assert.equal(store.getLiveSession('broken'), null);
+      assert.equal(rowCount(db), 0);
+      assert.ok(warnings.some((m) => m.includes('unreadable')), 'logged, as getSync does');
+    } finally {
+      setLogSink(previous);
+    }
+  });
+
   it('touch does not bring back an expired or unknown session', async () => {
     await call.set(store, 'gone', sessionExpiringIn(-1_000));
     await call.touch(store, 'gone', sessionExpiringIn(DAY));

@@ -22,10 +22,21 @@ export interface MojoContext {
   readonly sessions: MojoSessionStore;
 }
 
+/** What a realtime connection needs of its visitor's session: that it is live, and its login. */
+export interface LiveSession {
+  /** The user the session is logged in as (`SessionData.userId` when it is a string), else null. */
+  readonly userId: string | null;
+}
+
 /** Where sessions live (SQLite by default, Redis with `redis` in the config). */
 export interface MojoSessionStore extends Store {
   /** The session `sid`, or null when unknown or expired (synchronous for SQLite). */
   getSession(sid: string): SessionData | null | Promise<SessionData | null>;
+  /**
+   * The session `sid` reduced to its login, or null when unknown or expired: what every realtime
+   * connection asks on open, so a store answers it without rebuilding the whole session when it can.
+   */
+  getLiveSession(sid: string): LiveSession | null | Promise<LiveSession | null>;
   close(): void;
 }
 

@@ -7,4 +7,4 @@ export { UserStore, UserError, type User } from './users.ts';
 export { SqliteSessionStore } from './session-store.ts';
 export { RedisSessionStore } from './redis-session-store.ts';
 export { openDatabase } from './database.ts';
-export type { MojoContext, MojoSessionStore } from './context.ts';
+export type { LiveSession, MojoContext, MojoSessionStore } from './context.ts';

@@ -1,6 +1,7 @@
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import type { createClient } from '@redis/client';
+import type { LiveSession } from './context.ts';
 
 type Client = ReturnType<typeof createClient>;
 
@@ -32,6 +33,15 @@ export class RedisSessionStore extends session.Store {
     const data = JSON.parse(raw) as SessionData;
     if (data.cookie?.expires) data.cookie.expires = new Date(data.cookie.expires);
     return data;
+  }
+
+  /** The session `sid` reduced to its login, or null when unknown or expired. */
+  async getLiveSession(sid: string): Promise<LiveSession | null> {
+    const raw = await this.client.get(this.prefix + sid);
+    if (raw === null) return null;
+    // No Date to rebuild for this: only the login is read.
+    const { userId } = JSON.parse(raw) as SessionData;
+    return { userId: typeof userId === 'string' ? userId : null };
   }
 
   override get(sid: string, callback: Callback<SessionData | null>): void {

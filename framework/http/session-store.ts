@@ -1,5 +1,6 @@
 import session, { type SessionData } from 'express-session';
 import { createLogger } from '../util/logger.ts';
+import type { LiveSession } from './context.ts';
 import type { Database } from './database.ts';
 
 const log = createLogger('http');
@@ -26,6 +27,10 @@ interface SessionRow {
   expires: number;
 }
 
+interface LiveSessionRow extends LiveSession {
+  expires: number;
+}
+
 /**
  * The express-session store of a Mojo project, in the `sessions` table of the database from
  * `openDatabase`: sessions outlive a restart when the database is a file. Expired sessions are
@@ -40,6 +45,7 @@ export class SqliteSessionStore extends session.Store {
   readonly #maxAgeMs: number;
   #pruneTimer: NodeJS.Timeout | undefined;
   readonly #select;
+  readonly #selectLive;
   readonly #upsert;
   readonly #delete;
   readonly #deleteExpired;
@@ -58,6 +64,10 @@ export class SqliteSessionStore extends session.Store {
     }
     this.#maxAgeMs = maxAgeMs;
     this.#select = db.prepare<[string], SessionRow>('SELECT data, expires FROM sessions WHERE sid = ?');
+    // Only a string counts as a login, as `data.userId === claimed` (a string) did on the parsed session.
+    this.#selectLive = db.prepare<[string], LiveSessionRow>(
+      "SELECT CASE json_type(data, '$.userId') WHEN 'text' THEN json_extract(data, '$.userId') END AS userId, expires FROM sessions WHERE sid = ?",
+    );
     this.#upsert = db.prepare<[string, string, number]>(
       'INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE SET data = excluded.data, expires = excluded.expires',
     );
@@ -116,6 +126,30 @@ export class SqliteSessionStore extends session.Store {
       this.#delete.run(sid);
       return null;
     }
+  }
+
+  /**
+   * {@link getSync} reduced to the session's login, read in SQL instead of parsing the session:
+   * the same sessions are live (an expired one is deleted, unreadable data is dropped).
+   *
+   * @example
+   * const loggedIn = store.getLiveSession(sessionId)?.userId === claimedUser;
+   */
+  getLiveSession(sid: string): LiveSession | null {
+    let row: LiveSessionRow | undefined;
+    try {
+      row = this.#selectLive.get(sid);
+    } catch {
+      // Data SQLite cannot read as JSON: getSync logs and drops it as it always has.
+      const data = this.getSync(sid);
+      return data && { userId: typeof data.userId === 'string' ? data.userId : null };
+    }
+    if (!row) return null;
+    if (row.expires <= Date.now()) {
+      this.#delete.run(sid);
+      return null;
+    }
+    return row;
   }
 
   /** Saves `session` under `sid`, expiring with its cookie (or after the default max age). */
