@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import session, { type SessionData } from 'express-session';
+import session from 'express-session';
 import { resolveConfig, type MojoConfig, type ResolvedConfig } from '../config.ts';
 import { LOGIN_COOKIE, SESSION_COOKIE } from '../http/auth.ts';
-import type { MojoContext, MojoSessionStore } from '../http/context.ts';
+import type { LiveSession, MojoContext, MojoSessionStore } from '../http/context.ts';
 import { RedisSessionStore } from '../http/redis-session-store.ts';
 import { unsignValue } from '../http/cookies.ts';
 import { verifyCsrf } from '../http/csrf.ts';
@@ -16,7 +16,7 @@ import { errorHandler, notFound } from '../http/errors.ts';
 import { SqliteSessionStore } from '../http/session-store.ts';
 import { createTemplates } from '../http/templates.ts';
 import { UserStore } from '../http/users.ts';
-import { SocketRouter, type ConnectionClass } from '../realtime/index.ts';
+import { SocketRouter, type ConnectionClass, type ConnectionInfo } from '../realtime/index.ts';
 import { MojoSocketHandler, RedisCluster, renameLocalSession, revokeLocalLogin, setIdentityResolver, setRegistryCluster, type Identity } from '../sessions/index.ts';
 import { createLogger, setLogLevel } from '../util/logger.ts';
 import { channelOf, loadApp, type LoadedApp } from './loader.ts';
@@ -120,7 +120,7 @@ export class MojoApplication {
       }),
     );
 
-    setIdentityResolver(router.io, (cookies) => identify(cookies, config, sessions));
+    setIdentityResolver(router.io, (info) => identify(info, config, sessions));
     const http = router.attach(createServer(app));
     for (const loaded of apps) log.debug(`app ${loaded.name}: ${loaded.routeInfo.length} routes${loaded.socketHandler ? `, channel ${channelOf(loaded.name)}` : ''}`);
     return new MojoApplication(config, root, app, http, router, apps, context, db, cluster);
@@ -164,15 +164,16 @@ export class MojoApplication {
  * Who a realtime connection belongs to: a `session_id` cookie signed with one of the secrets
  * whose session the store still has, and a `logged_in` cookie that this session confirms.
  */
-function identify(cookies: Readonly<Record<string, string>>, config: ResolvedConfig, store: MojoSessionStore): Identity | Promise<Identity> {
-  const sessionId = unsignValue(cookies[SESSION_COOKIE], config.cookieSecret);
+function identify(info: ConnectionInfo, config: ResolvedConfig, store: MojoSessionStore): Identity | Promise<Identity> {
+  const sessionId = unsignValue(info.getCookie(SESSION_COOKIE), config.cookieSecret);
   if (sessionId === null) return NOBODY;
-  const confirm = (data: SessionData | null): Identity => {
-    if (!data) return NOBODY;
-    const claimed = unsignValue(cookies[LOGIN_COOKIE], config.cookieSecret);
-    return { sessionId, userId: claimed !== null && data.userId === claimed ? claimed : null };
+  const confirm = (live: LiveSession | null): Identity => {
+    if (!live) return NOBODY;
+    // A session without a login confirms no cookie: its signature need not be checked.
+    if (live.userId === null) return { sessionId, userId: null };
+    return { sessionId, userId: unsignValue(info.getCookie(LOGIN_COOKIE), config.cookieSecret) === live.userId ? live.userId : null };
   };
-  const found = store.getSession(sessionId);
+  const found = store.getLiveSession(sessionId);
   if (!(found instanceof Promise)) return confirm(found);
   // A store that cannot answer (Redis down) makes an anonymous visitor, not a refused one.
   return found.then(confirm, (err: Error) => {

@@ -1,4 +1,4 @@
-import { SocketConnection, type DisconnectReason, type EventMap, type RealtimeServer } from '../realtime/index.ts';
+import { SocketConnection, type ConnectionInfo, type DisconnectReason, type EventMap, type RealtimeServer } from '../realtime/index.ts';
 import { createLogger } from '../util/logger.ts';
 import { CURRENT_SESSIONS, LOGGED_IN_SESSIONS, registryCluster, type SessionId, type UserId } from './registry.ts';
 
@@ -12,8 +12,11 @@ export interface Identity {
   readonly userId: UserId | null;
 }
 
-/** Reads a handshake's cookies into an {@link Identity}; the HTTP layer provides it at start. */
-export type IdentityResolver = (cookies: Readonly<Record<string, string>>) => Identity | Promise<Identity>;
+/**
+ * Reads a handshake's cookies (`info.getCookie`, which reads one without parsing the rest) into
+ * an {@link Identity}; the HTTP layer provides it at start.
+ */
+export type IdentityResolver = (info: ConnectionInfo) => Identity | Promise<Identity>;
 
 const NOBODY: Identity = Object.freeze({ sessionId: null, userId: null });
 const resolvers = new WeakMap<RealtimeServer, IdentityResolver>();
@@ -55,7 +58,7 @@ export class MojoSocketHandler<Emits extends EventMap = DefaultEvents> extends S
       warned = true;
       return;
     }
-    const identity = resolver(this.info.cookies);
+    const identity = resolver(this.info);
     if (identity instanceof Promise) return identity.then((found) => this.adopt(found));
     this.adopt(identity);
   }
