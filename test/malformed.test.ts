@@ -564,6 +564,38 @@ describe('malformed input closes only the offending connection', () => {
       await fx.expectUnaffected();
     });
 
+    it('ends the session when a POST breaks off before its body is complete', async () => {
+      const raw = await fx.pollAttacker();
+      await raw.connect();
+      const received = fx.nextRequest((req) => req.method === 'POST' && req.url!.includes(raw.sid));
+      const cut = httpRequest(raw.url, { method: 'POST', headers: { 'Content-Type': 'text/plain', 'Content-Length': '100' }, agent: false });
+      cut.on('error', () => {});
+      cut.write('42["echo",');
+      await received;
+      cut.destroy();
+      assert.equal(await fx.reasonOf(raw.sid), 'transport close');
+      await fx.expectPollingGone(raw);
+      await fx.expectUnaffected();
+    });
+
+    it('reads a body that arrives in several chunks, a character split between two of them', async () => {
+      const raw = await fx.pollAttacker();
+      await raw.connect();
+      const body = Buffer.from('421["echo","Zoë ☃"]');
+      const split = body.indexOf(0xe2) + 1; // inside the three bytes of ☃
+      const answer = await rawRequest(raw.url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'text/plain' },
+        chunks: [body.subarray(0, 5), body.subarray(5, split), body.subarray(split)],
+      });
+      assert.equal(answer.status, 200);
+      assert.equal(answer.body, 'ok');
+      assert.equal((await raw.get()).body, '431["Zoë ☃"]');
+      assert.equal((await raw.post('1')).body, 'ok');
+      assert.equal(await fx.reasonOf(raw.sid), 'transport close');
+      await fx.expectUnaffected();
+    });
+
     it('ends the session when a held GET is aborted', async () => {
       const raw = await fx.pollAttacker();
       const received = fx.nextRequest((req) => req.method === 'GET' && req.url!.includes(raw.sid));

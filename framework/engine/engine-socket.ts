@@ -3,7 +3,7 @@ import { createLogger } from '../util/logger.ts';
 import type { EngineCloseReason } from './errors.ts';
 import type { ResolvedEngineOptions } from './options.ts';
 import { EnginePacketType, decodePayload, isTextPacket, type WirePacket } from './packet.ts';
-import { PollingTransport, readBody } from './transports/polling.ts';
+import { PollingTransport, type BodyProblem, type PollingTransportListener } from './transports/polling.ts';
 import { PreparedPacket, WebSocketTransport } from './transports/websocket.ts';
 
 const log = createLogger('engine');
@@ -46,7 +46,7 @@ export interface EngineSocketOwner {
  * One Engine.IO session: a transport (polling, later maybe websocket), the heartbeat, the
  * upgrade, and the output buffer while no transport can take data.
  */
-export class EngineSocket {
+export class EngineSocket implements PollingTransportListener {
   readyState: EngineReadyState = 'open';
   transport: PollingTransport | WebSocketTransport;
   /** The layer above; set right after the server announces the session. */
@@ -70,6 +70,7 @@ export class EngineSocket {
   ) {
     this.transport = transport;
     if (transport.name === 'websocket') this.bindWebSocket(transport);
+    else transport.listener = this;
     this.timer = setTimeout(heartbeat, owner.options.pingInterval, this);
   }
 
@@ -217,7 +218,7 @@ export class EngineSocket {
   }
 
   private onPoll(transport: PollingTransport, req: IncomingMessage, res: ServerResponse): void {
-    if (!transport.hold(req, res, () => this.end('transport close'))) {
+    if (!transport.hold(req, res)) {
       // A second concurrent GET is a broken client: refuse it and end the session.
       res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
       this.end('transport error');
@@ -236,42 +237,48 @@ export class EngineSocket {
   }
 
   private onData(transport: PollingTransport, req: IncomingMessage, res: ServerResponse): void {
-    if (!transport.beginPost()) {
+    if (transport.posting) {
       res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
       this.end('transport error');
       return;
     }
     if (req.headers['content-type'] === 'application/octet-stream') {
       // Protocol v4 sends binary as base64 text; a raw binary body is not a v4 client.
-      transport.endPost();
       res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
       this.end('parse error');
       return;
     }
-    readBody(req, this.owner.options.maxPayload, (body, problem) => {
-      transport.endPost();
-      if (problem === 'too large') {
-        res.writeHead(413, { Connection: 'close' }).end();
-        this.end('transport error');
-        return;
-      }
-      if (problem === 'aborted') {
-        this.end('transport close');
-        return;
-      }
-      const packets = decodePayload(body);
-      if (!packets) {
-        res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
-        this.end('parse error');
-        return;
-      }
-      // Answer first: a close packet in the body ends the session, but the POST itself succeeded.
-      transport.ok(res);
-      for (const packet of packets) {
-        if (this.readyState !== 'open') break;
-        this.receive(packet);
-      }
-    });
+    transport.readPost(req, res, this.owner.options.maxPayload);
+  }
+
+  /** @internal The held GET's connection went away: the session ends (see {@link PollingTransport.hold}). */
+  onPollAborted(): void {
+    this.end('transport close');
+  }
+
+  /** @internal A POST of the polling transport `transport` was read, or could not be. */
+  onPostBody(transport: PollingTransport, res: ServerResponse, body: string, problem: BodyProblem | undefined): void {
+    if (problem === 'too large') {
+      res.writeHead(413, { Connection: 'close' }).end();
+      this.end('transport error');
+      return;
+    }
+    if (problem === 'aborted') {
+      this.end('transport close');
+      return;
+    }
+    const packets = decodePayload(body);
+    if (!packets) {
+      res.writeHead(400, { 'Content-Type': 'application/json' }).end('{"code":3,"message":"Bad request"}');
+      this.end('parse error');
+      return;
+    }
+    // Answer first: a close packet in the body ends the session, but the POST itself succeeded.
+    transport.ok(res);
+    for (const packet of packets) {
+      if (this.readyState !== 'open') break;
+      this.receive(packet);
+    }
   }
 
   private flushPolling(): void {

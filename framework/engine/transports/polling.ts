@@ -1,15 +1,41 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { encodePayload, type WirePacket } from '../packet.ts';
 
+export type BodyProblem = 'too large' | 'aborted';
+
+/**
+ * What a polling transport reports to its session. Set once per session: no request of the
+ * session needs a closure of its own (a held GET lives long enough for closures to be promoted).
+ */
+export interface PollingTransportListener {
+  /** The held GET's connection went away before it was answered. */
+  onPollAborted(): void;
+  /** The POST being read ended: its whole body as text, or the problem that stopped it. */
+  onPostBody(transport: PollingTransport, res: ServerResponse, body: string, problem: BodyProblem | undefined): void;
+}
+
+/** How a request's shared listeners find the transport it belongs to. */
+const TRANSPORT = Symbol('mojo.pollingTransport');
+type TransportRequest = IncomingMessage & { [TRANSPORT]?: PollingTransport };
+
 /**
  * The long-polling side of one session: at most one pending GET (the server's way to talk) and
  * one POST (the client's) at a time. It only moves bytes; the session decides what they mean.
  */
 export class PollingTransport {
   readonly name = 'polling' as const;
-  /** The GET waiting for data, if any. */
+  /** The session; set right after the transport is made. */
+  listener: PollingTransportListener | null = null;
+  /** The GET waiting for data, if any, and its request. */
   private pending: ServerResponse | null = null;
-  private posting = false;
+  private pendingRequest: IncomingMessage | null = null;
+  /** The POST being read, if any: its request, response, limit and what arrived so far. */
+  private postRequest: IncomingMessage | null = null;
+  private postResponse: ServerResponse | null = null;
+  private postLimit = 0;
+  private postSize = 0;
+  private postChunk: Buffer | null = null;
+  private postChunks: Buffer[] | null = null;
 
   constructor(private readonly corsHeaders: OutgoingHttpHeaders) {}
 
@@ -18,23 +44,27 @@ export class PollingTransport {
     return this.pending !== null;
   }
 
+  /** True while a POST is being read. */
+  get posting(): boolean {
+    return this.postRequest !== null;
+  }
+
   /** True while `res` is the GET being held. */
   isHolding(res: ServerResponse): boolean {
     return this.pending === res;
   }
 
-  /** Holds `res` until there is something to send. Returns false if a GET is already pending. */
-  hold(req: IncomingMessage, res: ServerResponse, onAbort: () => void): boolean {
+  /**
+   * Holds `res` until there is something to send. Returns false if a GET is already pending.
+   * A GET whose connection goes away before it was answered ends the session (protocol rule: the
+   * client would otherwise lose whatever we wrote into it); the listener hears `onPollAborted`.
+   */
+  hold(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.pending) return false;
     this.pending = res;
-    // A GET whose connection goes away before it was answered ends the session (protocol rule:
-    // the client would otherwise lose whatever we wrote into it).
-    req.once('close', () => {
-      if (this.pending === res && !res.writableEnded) {
-        this.pending = null;
-        onAbort();
-      }
-    });
+    this.pendingRequest = req;
+    (req as TransportRequest)[TRANSPORT] = this;
+    req.on('close', onRequestClose);
     return true;
   }
 
@@ -43,6 +73,7 @@ export class PollingTransport {
     const res = this.pending;
     if (!res) return;
     this.pending = null;
+    this.pendingRequest = null;
     const body = encodePayload(packets);
     res.writeHead(200, {
       ...this.corsHeaders,
@@ -52,14 +83,25 @@ export class PollingTransport {
     res.end(body);
   }
 
-  beginPost(): boolean {
-    if (this.posting) return false;
-    this.posting = true;
-    return true;
-  }
-
-  endPost(): void {
-    this.posting = false;
+  /**
+   * Reads the body of the POST `req` as text; the listener hears `onPostBody` when it ends, is
+   * past `limit` bytes, or breaks off. The caller makes sure no other POST is being read.
+   */
+  readPost(req: IncomingMessage, res: ServerResponse, limit: number): void {
+    if (Number(req.headers['content-length']) > limit) {
+      this.listener?.onPostBody(this, res, '', 'too large');
+      return;
+    }
+    this.postRequest = req;
+    this.postResponse = res;
+    this.postLimit = limit;
+    this.postSize = 0;
+    (req as TransportRequest)[TRANSPORT] = this;
+    req.on('data', onRequestData);
+    req.on('end', onRequestEnd);
+    // No 'error' listener: without one, a failing request only closes (incomplete), which is
+    // where an aborted body is noticed.
+    req.on('close', onRequestClose);
   }
 
   /** Acknowledges a POST the way the reference server does: 200 with body `ok`. */
@@ -67,38 +109,58 @@ export class PollingTransport {
     res.writeHead(200, { ...this.corsHeaders, 'Content-Type': 'text/html', 'Content-Length': 2 });
     res.end('ok');
   }
-}
 
-export type BodyProblem = 'too large' | 'aborted';
-
-/** Reads a request body as text; past `limit` bytes (or on a broken request) it reports a problem instead. */
-export function readBody(req: IncomingMessage, limit: number, done: (body: string, problem?: BodyProblem) => void): void {
-  const declared = Number(req.headers['content-length']);
-  if (declared > limit) {
-    done('', 'too large');
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  const finish = (body: string, problem?: BodyProblem) => {
-    if (finished) return;
-    finished = true;
-    done(body, problem);
-  };
-  req.on('data', (chunk: Buffer) => {
-    if (finished) return;
-    size += chunk.length;
-    if (size > limit) {
-      chunks.length = 0;
-      finish('', 'too large');
+  /** @internal */
+  requestData(req: IncomingMessage, chunk: Buffer): void {
+    if (req !== this.postRequest) return;
+    this.postSize += chunk.length;
+    if (this.postSize > this.postLimit) {
+      this.endPost('', 'too large');
       return;
     }
-    chunks.push(chunk);
-  });
-  req.once('end', () => finish(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-  req.once('error', () => finish('', 'aborted'));
-  req.once('close', () => {
-    if (!req.complete) finish('', 'aborted');
-  });
+    if (this.postChunk === null) this.postChunk = chunk;
+    else (this.postChunks ??= [this.postChunk]).push(chunk);
+  }
+
+  /** @internal */
+  requestEnded(req: IncomingMessage): void {
+    if (req !== this.postRequest) return;
+    const chunks = this.postChunks;
+    this.endPost(chunks !== null ? Buffer.concat(chunks).toString('utf8') : (this.postChunk?.toString('utf8') ?? ''), undefined);
+  }
+
+  /** @internal */
+  requestClosed(req: IncomingMessage): void {
+    if (req === this.pendingRequest) {
+      const res = this.pending!;
+      if (res.writableEnded) return;
+      this.pending = null;
+      this.pendingRequest = null;
+      this.listener?.onPollAborted();
+    } else if (req === this.postRequest && !req.complete) {
+      this.endPost('', 'aborted');
+    }
+  }
+
+  private endPost(body: string, problem: BodyProblem | undefined): void {
+    const res = this.postResponse!;
+    this.postRequest = null;
+    this.postResponse = null;
+    this.postChunk = null;
+    this.postChunks = null;
+    this.listener?.onPostBody(this, res, body, problem);
+  }
+}
+
+// Listeners shared by every request: each finds its transport through the request.
+function onRequestData(this: TransportRequest, chunk: Buffer): void {
+  this[TRANSPORT]?.requestData(this, chunk);
+}
+
+function onRequestEnd(this: TransportRequest): void {
+  this[TRANSPORT]?.requestEnded(this);
+}
+
+function onRequestClose(this: TransportRequest): void {
+  this[TRANSPORT]?.requestClosed(this);
 }
