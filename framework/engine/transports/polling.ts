@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { encodePayload, type WirePacket } from '../packet.ts';
 
 export type BodyProblem = 'too large' | 'aborted';
@@ -36,8 +36,15 @@ export class PollingTransport {
   private postSize = 0;
   private postChunk: Buffer | null = null;
   private postChunks: Buffer[] | null = null;
+  /** Response headers, built once: a payload's (its Content-Length, last, set per response) and a POST's `ok`. */
+  private readonly payloadHeaders: string[];
+  private readonly okHeaders: readonly string[];
 
-  constructor(private readonly corsHeaders: OutgoingHttpHeaders) {}
+  constructor(corsHeaders: Readonly<Record<string, string>>) {
+    const cors = Object.entries(corsHeaders).flat();
+    this.payloadHeaders = [...cors, 'Content-Type', 'text/plain; charset=UTF-8', 'Content-Length', ''];
+    this.okHeaders = [...cors, 'Content-Type', 'text/html', 'Content-Length', '2'];
+  }
 
   /** True while a GET is waiting, so whatever is sent goes out now. */
   get writable(): boolean {
@@ -75,11 +82,10 @@ export class PollingTransport {
     this.pending = null;
     this.pendingRequest = null;
     const body = encodePayload(packets);
-    res.writeHead(200, {
-      ...this.corsHeaders,
-      'Content-Type': 'text/plain; charset=UTF-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
+    const headers = this.payloadHeaders;
+    // Read at once by writeHead, never kept: the next response can reuse the list.
+    headers[headers.length - 1] = String(Buffer.byteLength(body));
+    res.writeHead(200, headers);
     res.end(body);
   }
 
@@ -106,7 +112,7 @@ export class PollingTransport {
 
   /** Acknowledges a POST the way the reference server does: 200 with body `ok`. */
   ok(res: ServerResponse): void {
-    res.writeHead(200, { ...this.corsHeaders, 'Content-Type': 'text/html', 'Content-Length': 2 });
+    res.writeHead(200, this.okHeaders as string[]);
     res.end('ok');
   }
 
