@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import cookieSignature from 'cookie-signature';
 
 /** Marks a signed value, as express-session writes its cookie (`s:<value>.<signature>`). */
 const SIGNED_PREFIX = 's:';
@@ -29,7 +30,8 @@ const givenBytes = Buffer.alloc(SIGNATURE_LENGTH);
 export function signValue(value: string, secrets: readonly string[]): string {
   const secret = secrets[0];
   if (secret === undefined || secret === '') throw new TypeError('signValue needs at least one non-empty secret');
-  return `${SIGNED_PREFIX}${value}.${signatureOf(value, keyOf(secret))}`;
+  // cookie-signature, the signer express-session uses for its cookie, writes the format.
+  return SIGNED_PREFIX + cookieSignature.sign(value, secret);
 }
 
 /**
@@ -59,7 +61,7 @@ export function unsignValue(raw: string | undefined, secrets: readonly string[])
   return null;
 }
 
-/** cookie-signature's signature of `value`: base64 HMAC-SHA256 without its `=` padding. */
+/** cookie-signature's signature of `value` (base64 HMAC-SHA256 without its `=` padding), with a key made once. */
 function signatureOf(value: string, key: KeyObject): string {
   return createHmac('sha256', key).update(value).digest('base64').slice(0, SIGNATURE_LENGTH);
 }
