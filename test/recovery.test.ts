@@ -218,6 +218,44 @@ describe('connection state recovery', () => {
     assert.deepEqual(news, ['short']);
   });
 
+  it('replays what reaches its rooms while an async onOpen runs on the way back', async () => {
+    const closes: string[] = [];
+    let slow = false;
+    class Slow extends SocketConnection {
+      override async onOpen() {
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      override onClose() {
+        closes.push(this.id);
+      }
+      @event enter(room: string) {
+        this.join(room);
+      }
+      @event tell(room: string, text: string) {
+        this.to(room).emit('news', text);
+      }
+    }
+    const { url } = await startTornadio(Slow);
+    const sock = await connect(url, reconnecting(50));
+    const other = await connect(url);
+    await ask(sock, 'enter', 'red');
+    const id = sock.id!;
+    const news: unknown[] = [];
+    sock.on('news', (text: unknown) => news.push(text));
+    slow = true;
+    sock.io.engine.close();
+    await until(() => closes.includes(id), 'the server to notice the drop');
+    await ask(other, 'tell', 'red', 'while away');
+    // Wait for the reconnect to be under way (its onOpen sleeping), then send more.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    await ask(other, 'tell', 'red', 'while opening');
+    await once(sock, 'connect', 3000);
+    assert.equal(sock.recovered, true);
+    await ask(other, 'tell', 'red', 'after');
+    await until(() => news.length >= 3, 'every news');
+    assert.deepEqual(news.slice(0, 3), ['while away', 'while opening', 'after']);
+  });
+
   it('rejects a bad maxLoggedBytes, naming it', () => {
     for (const maxLoggedBytes of [-1, 1.5, '1000']) {
       assert.throws(() => new RealtimeServer({ connectionStateRecovery: { maxLoggedBytes } as never }), /maxLoggedBytes/);
@@ -229,21 +267,23 @@ describe('RecoveryLog', () => {
   const target = (...rooms: string[]) => ({ rooms: new Set(rooms), except: new Set<string>() });
   const save = (log: RecoveryLog, sid: string, rooms: string[] = [], since = log.head, lastSent = since) =>
     log.save({ sid, pid: `pid-${sid}`, rooms, data: null, since, lastSent });
+  /** What a restored session is replayed when admitted now: its id's and rooms' events after its offset. */
+  const missedOf = (log: RecoveryLog, restored: ReturnType<RecoveryLog['restore']>) =>
+    restored && log.replay(restored.after, new Set([restored.sid, ...restored.rooms])).missed;
 
   it('keeps the messages as sent and replays those after the offset that reach the socket', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A', ['red']);
     const first = log.next();
-    log.keep('A', `42["x","${first}"]`);
+    log.keep(log.head, 'A', `42["x","${first}"]`);
     log.next();
-    log.keep(target('blue'), '42["not for A"]');
+    log.keep(log.head, target('blue'), '42["not for A"]');
     const third = log.next();
     const binary = [`451-["bin",{"_placeholder":true,"num":0},"${third}"]`, Buffer.from([7])];
-    log.keep(target('red'), binary);
+    log.keep(log.head, target('red'), binary);
     log.next();
-    log.keep(target(), '42["to all"]');
-    const restored = log.restore('pid-A', first)!;
-    assert.deepEqual(restored.missed, [binary[0], binary[1], '42["to all"]']);
+    log.keep(log.head, target(), '42["to all"]');
+    assert.deepEqual(missedOf(log, log.restore('pid-A', first)), [binary[0], binary[1], '42["to all"]']);
     assert.equal(log.restore('pid-A', first), undefined, 'only once');
     log.close();
   });
@@ -254,14 +294,14 @@ describe('RecoveryLog', () => {
     const offsets: string[] = [];
     for (let i = 0; i < 5; i++) {
       offsets.push(log.next());
-      log.keep('A', 'x'.repeat(36));
+      log.keep(log.head, 'A', 'x'.repeat(36));
     }
     assert.deepEqual(log.size, { packets: 3, bytes: 300 });
     assert.equal(log.restore('pid-A', offsets[0]), undefined, 'packet 2 is gone: no partial replay');
     save(log, 'B');
     log.next();
-    log.keep('B', 'y');
-    assert.deepEqual(log.restore('pid-B', undefined)?.missed, ['y']);
+    log.keep(log.head, 'B', 'y');
+    assert.deepEqual(missedOf(log, log.restore('pid-B', undefined)), ['y']);
     log.close();
   });
 
@@ -269,16 +309,16 @@ describe('RecoveryLog', () => {
     const log = new RecoveryLog(60_000, 300);
     const since = log.head;
     const mine = log.next();
-    log.keep('A', 'm'.repeat(36));
+    log.keep(log.head, 'A', 'm'.repeat(36));
     for (let i = 0; i < 5; i++) {
       log.next();
-      log.keep('B', 'x'.repeat(36));
+      log.keep(log.head, 'B', 'x'.repeat(36));
     }
     // A got its packet (its offset says so), then dropped; packets to B pushed A's out of the log.
     save(log, 'A', [], since, 1);
     log.next();
-    log.keep('A', 'while away');
-    assert.deepEqual(log.restore('pid-A', mine)?.missed, ['while away']);
+    log.keep(log.head, 'A', 'while away');
+    assert.deepEqual(missedOf(log, log.restore('pid-A', mine)), ['while away']);
     // The same, but the client never got its packet: it cannot be replayed any more.
     save(log, 'A', [], since, 1);
     assert.equal(log.restore('pid-A', undefined), undefined);
@@ -290,8 +330,8 @@ describe('RecoveryLog', () => {
     save(log, 'A');
     log.next(); // never kept
     log.next();
-    log.keep('A', 'second');
-    assert.deepEqual(log.restore('pid-A', undefined)?.missed, ['second']);
+    log.keep(log.head, 'A', 'second');
+    assert.deepEqual(missedOf(log, log.restore('pid-A', undefined)), ['second']);
     log.close();
   });
 
@@ -299,11 +339,11 @@ describe('RecoveryLog', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A');
     const offset = log.next();
-    log.keep('A', 'one');
+    log.keep(log.head, 'A', 'one');
     const future = offset.replace(/[0-9a-z]+$/, 'zz');
-    assert.deepEqual(log.restore('pid-A', future)?.missed, ['one']);
+    assert.deepEqual(missedOf(log, log.restore('pid-A', future)), ['one']);
     save(log, 'A');
-    assert.deepEqual(log.restore('pid-A', 'elsewhere-1')?.missed, [], 'saved after the packet: nothing missed');
+    assert.deepEqual(missedOf(log, log.restore('pid-A', 'elsewhere-1')), [], 'saved after the packet: nothing missed');
     log.close();
   });
 });

@@ -180,13 +180,16 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
    */
   private openWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, query: Query): void {
     socket.cork();
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const transport = new WebSocketTransport(ws);
-      const session = this.open(req, query, transport);
-      transport.send(session.openPacket());
-      this.announce(session);
-    });
-    socket.uncork();
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        const transport = new WebSocketTransport(ws);
+        const session = this.open(req, query, transport);
+        transport.send(session.openPacket());
+        this.announce(session);
+      });
+    } finally {
+      socket.uncork();
+    }
   }
 
   /** Closes every session and stops serving. */
@@ -331,7 +334,8 @@ export function parseQuery(url: string | undefined): Query {
   if (!url) return query;
   const start = url.indexOf('?');
   if (start === -1) return query;
-  const search = url.slice(start + 1);
+  // URLSearchParams drops one more leading "?" ("/p??a=1" is {a: "1"}).
+  const search = url.charCodeAt(start + 1) === 0x3f ? url.slice(start + 2) : url.slice(start + 1);
   if (search.includes('%') || search.includes('+')) {
     // Something to decode: URLSearchParams' rules (`+` is a space, bad escapes are kept as they are).
     for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;

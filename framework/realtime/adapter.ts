@@ -81,13 +81,13 @@ export class InMemoryAdapter {
     const recovery = this.nsp.recovery;
     const logged = recovery !== null && packet.type === PacketType.EVENT && packet.id === undefined;
     // A logged event carries its offset as its last argument, and is kept as encoded.
-    if (logged) (packet.data as unknown[]).push(recovery.next());
-    const parts = prepare(packet);
     let offset = 0;
     if (logged) {
-      recovery.keep(target, parts.length === 1 ? parts[0]!.packet : parts.map((part) => part.packet));
+      (packet.data as unknown[]).push(recovery.next());
       offset = recovery.head;
     }
+    const parts = prepare(packet);
+    if (logged) recovery.keep(offset, target, parts.length === 1 ? parts[0]!.packet : parts.map((part) => part.packet));
     const sockets = this.nsp.sockets;
     if (target.rooms.size === 0 && target.except.size === 0) {
       for (const socket of sockets.values()) socket.writePrepared(parts, offset);

@@ -66,8 +66,10 @@ export function parseCookies(header: string | undefined): Record<string, string>
  */
 export function findCookie(header: string | undefined, name: string): string | undefined {
   if (!header || name === '' || !header.includes(name)) return undefined;
+  // The next "=" is looked up again only once `start` has passed it: one pass over the header.
+  let eq = -1;
   for (let start = 0; start < header.length; ) {
-    const eq = header.indexOf('=', start);
+    if (eq < start) eq = header.indexOf('=', start);
     if (eq === -1) return undefined;
     let end = header.indexOf(';', start);
     if (end === -1) end = header.length;

@@ -1,4 +1,5 @@
 import { PacketType } from '../protocol/index.ts';
+import type { WirePacket } from '../engine/index.ts';
 import { createLogger } from '../util/logger.ts';
 import { InMemoryAdapter } from './adapter.ts';
 import { randomId } from '../util/random-id.ts';
@@ -192,11 +193,22 @@ export class Namespace {
     const counters = this.server.counters;
     counters.connectionsOpened++;
     if (++counters.activeConnections > counters.maxConnections) counters.maxConnections = counters.activeConnections;
-    if (this.recovery) socket.since = socket.lastLogged = this.recovery.head;
+    let missed: WirePacket[] | null = null;
+    if (this.recovery && restored) {
+      // Replayed from where its client was: what was sent while its middlewares ran is included,
+      // and should it drop again before reading the replay, its older offset still counts.
+      const replay = this.recovery.replay(restored.after, this.adapter.socketRooms(socket.id));
+      if (!replay.complete) log.warn(`socket ${socket.id} recovered while ${this.name}'s log dropped events it may have missed (maxLoggedBytes)`);
+      missed = replay.missed;
+      socket.since = restored.after;
+      socket.lastLogged = replay.last;
+    } else if (this.recovery) {
+      socket.since = socket.lastLogged = this.recovery.head;
+    }
     // With recovery on, the reply carries the private id the client presents when it returns.
     const reply = socket.pid === null ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
     client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: reply });
-    if (restored) for (const message of restored.missed) client.conn.write(message);
+    if (missed) for (const message of missed) client.conn.write(message);
     const outbox = socket.outbox;
     socket.outbox = null;
     if (outbox) for (const [event, args] of outbox) socket.emit(event, ...args);

@@ -62,8 +62,8 @@ export interface RestoredSession {
   readonly pid: string;
   readonly rooms: readonly Room[];
   readonly data: unknown;
-  /** The Engine.IO messages of the events it missed, in order, ready to write. */
-  readonly missed: WirePacket[];
+  /** The offset its client had seen: what it missed is what came after, see {@link RecoveryLog.replay}. */
+  readonly after: number;
 }
 
 /** Bytes counted per logged packet besides its messages: the record and its slot. */
@@ -114,14 +114,15 @@ export class RecoveryLog {
   }
 
   /**
-   * Stores the encoded messages of the event given the offset {@link next} returned last. An
-   * event that failed to encode is simply never kept: a gap in the offsets is harmless.
+   * Stores the encoded messages of the event whose offset {@link next} returned when `seq` was
+   * the {@link head}. An event that failed to encode is simply never kept: a gap in the offsets is
+   * harmless. Sizes count characters (a non-ASCII character is one, however many bytes it takes).
    */
-  keep(target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
+  keep(seq: number, target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
     let size = ENTRY_OVERHEAD;
     if (typeof wire === 'string' || Buffer.isBuffer(wire)) size += wire.length;
     else for (const part of wire as readonly WirePacket[]) size += part.length;
-    this.packets.push({ seq: this.seq, time: Date.now() - this.epoch, target, wire, size });
+    this.packets.push({ seq, time: Date.now() - this.epoch, target, wire, size });
     this.bytes += size;
     while (this.bytes > this.maxLoggedBytes && this.first < this.packets.length) this.dropOldest();
     this.ensureSweeper();
@@ -148,16 +149,27 @@ export class RecoveryLog {
     // client would silently miss some. Nothing between the last one sent to it and the drop was.
     const neededAfter = after < session.lastSent ? after : Math.max(after, session.droppedAt);
     if (neededAfter < this.lost) return undefined;
-    const rooms = new Set<Room>([session.sid, ...session.rooms]);
+    return { sid: session.sid, pid: session.pid, rooms: session.rooms, data: session.data, after };
+  }
+
+  /**
+   * The Engine.IO messages of the events after offset `after` that reach `rooms` (a socket's id
+   * and rooms), in order, and the offset of the last of them (`after` when none). Called when the
+   * restored socket is admitted, after its middlewares: what was sent meanwhile is included.
+   * `complete` is false when some packet after `after` was dropped from the log since.
+   */
+  replay(after: number, rooms: ReadonlySet<Room>): { missed: WirePacket[]; last: number; complete: boolean } {
     const missed: WirePacket[] = [];
+    let last = after;
     const packets = this.packets;
     for (let i = this.first; i < packets.length; i++) {
       const packet = packets[i]!;
       if (packet.seq <= after || !selects(packet.target, rooms)) continue;
       if (typeof packet.wire === 'string' || Buffer.isBuffer(packet.wire)) missed.push(packet.wire);
       else missed.push(...(packet.wire as readonly WirePacket[]));
+      last = packet.seq;
     }
-    return { sid: session.sid, pid: session.pid, rooms: session.rooms, data: session.data, missed };
+    return { missed, last, complete: after >= this.lost };
   }
 
   close(): void {

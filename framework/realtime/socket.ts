@@ -164,8 +164,9 @@ export class Socket {
     }
     // Logged for this socket alone, so it can be replayed if the client drops.
     args.push(recovery.next());
-    recovery.keep(this.id, this.client.writeData(PacketType.EVENT, this.nsp.name, undefined, args));
-    this.lastLogged = recovery.head;
+    const seq = recovery.head;
+    recovery.keep(seq, this.id, this.client.writeData(PacketType.EVENT, this.nsp.name, undefined, args));
+    this.lastLogged = seq;
     return true;
   }
 
