@@ -120,8 +120,8 @@ export class RecoveryLog {
    */
   keep(seq: number, target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
     let size = ENTRY_OVERHEAD;
-    if (typeof wire === 'string' || Buffer.isBuffer(wire)) size += wire.length;
-    else for (const part of wire as readonly WirePacket[]) size += part.length;
+    if (isOneMessage(wire)) size += wire.length;
+    else for (const part of wire) size += part.length;
     this.packets.push({ seq, time: Date.now() - this.epoch, target, wire, size });
     this.bytes += size;
     while (this.bytes > this.maxLoggedBytes && this.first < this.packets.length) this.dropOldest();
@@ -165,8 +165,8 @@ export class RecoveryLog {
     for (let i = this.first; i < packets.length; i++) {
       const packet = packets[i]!;
       if (packet.seq <= after || !selects(packet.target, rooms)) continue;
-      if (typeof packet.wire === 'string' || Buffer.isBuffer(packet.wire)) missed.push(packet.wire);
-      else missed.push(...(packet.wire as readonly WirePacket[]));
+      if (isOneMessage(packet.wire)) missed.push(packet.wire);
+      else missed.push(...packet.wire);
       last = packet.seq;
     }
     return { missed, last, complete: after >= this.lost };
@@ -215,6 +215,11 @@ export class RecoveryLog {
       this.sweeper = null;
     }
   }
+}
+
+/** A logged event without attachments is kept as its one message rather than a list of one. */
+function isOneMessage(wire: WirePacket | readonly WirePacket[]): wire is WirePacket {
+  return typeof wire === 'string' || Buffer.isBuffer(wire);
 }
 
 function selects(target: BroadcastTarget | SocketId, rooms: ReadonlySet<Room>): boolean {
