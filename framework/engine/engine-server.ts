@@ -338,7 +338,7 @@ export function parseQuery(url: string | undefined): Query {
   const search = url.charCodeAt(start + 1) === 0x3f ? url.slice(start + 2) : url.slice(start + 1);
   if (search.includes('%') || search.includes('+')) {
     // Something to decode: URLSearchParams' rules (`+` is a space, bad escapes are kept as they are).
-    for (const [key, value] of new URLSearchParams(search)) if (!(key in query)) query[key] = value;
+    for (const [key, value] of new URLSearchParams(url.slice(start + 1))) if (!(key in query)) query[key] = value;
     return query;
   }
   // The usual handshake (`EIO=4&transport=websocket`): plain pairs, nothing to decode.
