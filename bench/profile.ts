@@ -5,7 +5,7 @@
  *
  * heap       heap snapshots before and after connecting N idle clients (after a forced GC); prints,
  *            per constructor, how many objects and bytes each connection added
- * connect, broadcast, echo, polling
+ * connect, broadcast, echo, polling, reconnect
  *            a CPU profile (node:inspector, 100 µs sampling) of just that phase; prints the
  *            functions with the most self time and the framework files they are in
  * Servers and the load generator run pinned to their CPUs as in the benchmark. Snapshots and
@@ -233,6 +233,15 @@ async function main(): Promise<void> {
     await srv.request({ cmd: 'cpu-stop', file: file(`${phase}.cpuprofile`) });
     const ops = phase === 'broadcast' ? Math.ceil(100_000 / n) : phase === 'echo' ? 40_000 : Math.round((result.perSecond ?? 0) * ((300 + 3000) / 1000));
     console.log(`\n== ${server}: ${phase} (${ops} operations; ${JSON.stringify(result)}) ==\n${summariseProfile(file(`${phase}.cpuprofile`), 30, ops)}`);
+  }
+  if (what.includes('reconnect')) {
+    // Connecting N again into the now warm server (as the benchmark's "connect N again" does).
+    await load.request({ cmd: 'close' });
+    await sleep(2000);
+    await srv.request({ cmd: 'cpu-start' });
+    await load.request({ cmd: 'connect', port, count: n, concurrency: 128, rewindCookies: true });
+    await srv.request({ cmd: 'cpu-stop', file: file('reconnect.cpuprofile') });
+    console.log(`\n== ${server}: connecting ${n} clients again, warm server ==\n${summariseProfile(file('reconnect.cpuprofile'), 30, n)}`);
   }
   for (const phase of ['echo', 'polling'] as const) {
     // <phase>-heap: what the phase leaves behind on the heap (after a forced GC), in all.

@@ -288,15 +288,16 @@ describe('RecoveryLog', () => {
     log.close();
   });
 
-  it('counts encoded size plus 64 per packet, and drops the oldest past maxLoggedBytes', () => {
+  it('counts UTF-8 size plus 48 per packet, and drops the oldest past maxLoggedBytes', () => {
     const log = new RecoveryLog(60_000, 300);
     save(log, 'A');
     const offsets: string[] = [];
     for (let i = 0; i < 5; i++) {
       offsets.push(log.next());
-      log.keep(log.head, 'A', 'x'.repeat(36));
+      // 52 bytes in UTF-8: 50 ASCII and one two-byte character.
+      log.keep(log.head, 'A', 'x'.repeat(50) + 'é');
     }
-    assert.deepEqual(log.size, { packets: 3, bytes: 300 });
+    assert.deepEqual(log.size, { packets: 3, bytes: 300, buffers: 256 * 1024 });
     assert.equal(log.restore('pid-A', offsets[0]), undefined, 'packet 2 is gone: no partial replay');
     save(log, 'B');
     log.next();
@@ -309,10 +310,10 @@ describe('RecoveryLog', () => {
     const log = new RecoveryLog(60_000, 300);
     const since = log.head;
     const mine = log.next();
-    log.keep(log.head, 'A', 'm'.repeat(36));
+    log.keep(log.head, 'A', 'm'.repeat(52));
     for (let i = 0; i < 5; i++) {
       log.next();
-      log.keep(log.head, 'B', 'x'.repeat(36));
+      log.keep(log.head, 'B', 'x'.repeat(52));
     }
     // A got its packet (its offset says so), then dropped; packets to B pushed A's out of the log.
     save(log, 'A', [], since, 1);
@@ -323,6 +324,39 @@ describe('RecoveryLog', () => {
     save(log, 'A', [], since, 1);
     assert.equal(log.restore('pid-A', undefined), undefined);
     log.close();
+  });
+
+  it('replays exactly what a plain list would, across chunks, long texts, binary, drops and index growth', () => {
+    // A seeded generator, so a failure can be replayed.
+    let state = 42;
+    const random = () => ((state = (state * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const log = new RecoveryLog(60_000, 2 * 1024 * 1024);
+    const kept: Array<{ seq: number; to: string; wire: string | [string, Buffer]; size: number }> = [];
+    let bytes = 0;
+    save(log, 'A', ['red']);
+    const since = log.head;
+    for (let n = 0; n < 30_000; n++) {
+      const offset = log.next();
+      const to = random() < 0.5 ? 'A' : random() < 0.5 ? 'red' : 'B';
+      const roll = random();
+      const text = `42["e",${n},"${roll < 0.1 ? 'ü€'.repeat(20) : roll < 0.12 ? 'long'.repeat(5000) : 'x'.repeat(Math.floor(random() * 200))}","${offset}"]`;
+      const wire: string | [string, Buffer] = roll > 0.99 ? [text, Buffer.from([n % 256, 1, 2])] : text;
+      const size = 48 + (typeof wire === 'string' ? Buffer.byteLength(wire) : Buffer.byteLength(wire[0]) + 3);
+      log.keep(log.head, to === 'red' ? target('red') : to, wire);
+      kept.push({ seq: log.head, to, wire, size });
+      bytes += size;
+      while (bytes > 2 * 1024 * 1024) bytes -= kept.shift()!.size;
+    }
+    assert.deepEqual([log.size.packets, log.size.bytes], [kept.length, bytes]);
+    // The text of the events dropped has left too: at most one chunk past what the bytes need, and a spare.
+    assert.ok(log.size.buffers <= 2 * 1024 * 1024 + 2 * 256 * 1024, `buffers ${log.size.buffers}`);
+    const after = kept[0]!.seq - 1;
+    const { missed, complete } = log.replay(after, new Set(['A', 'red']));
+    assert.equal(complete, true);
+    assert.deepEqual(missed, kept.filter((k) => k.to !== 'B').flatMap((k) => (typeof k.wire === 'string' ? [k.wire] : k.wire)));
+    assert.equal(log.replay(since, new Set(['A'])).complete, false, 'some were dropped since');
+    log.close();
+    assert.deepEqual(log.size, { packets: 0, bytes: 0, buffers: 0 });
   });
 
   it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {

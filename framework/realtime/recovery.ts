@@ -17,7 +17,8 @@ export interface RecoveryOptions {
   /**
    * The most bytes of sent events each namespace keeps for replay. Past it the oldest go first; a
    * client that missed one of those gets a fresh session rather than a partial replay. Bounds the
-   * log's memory under heavy traffic (each kept event costs its encoded size plus about 64 bytes).
+   * log's memory under heavy traffic: each kept event costs its encoded size in UTF-8 plus 48
+   * bytes, and the text is kept outside the JavaScript heap.
    * @default 33554432 (32 MiB)
    */
   maxLoggedBytes?: number;
@@ -40,22 +41,6 @@ interface SavedSession {
   readonly savedAt: number;
 }
 
-interface LoggedPacket {
-  readonly seq: number;
-  /** When it was sent, in ms after the log was made (a small integer, not a boxed number). */
-  readonly time: number;
-  /** Who it went to: a broadcast's rooms, or one socket's id. */
-  readonly target: BroadcastTarget | SocketId;
-  /**
-   * The Engine.IO messages exactly as sent, offset included: the text packet alone, or the text
-   * packet and its binary attachments. Nothing to re-encode on replay, and no decoded arguments
-   * kept alive.
-   */
-  readonly wire: WirePacket | readonly WirePacket[];
-  /** What it is counted as against `maxLoggedBytes`. */
-  readonly size: number;
-}
-
 /** What a returning client gets back. */
 export interface RestoredSession {
   readonly sid: SocketId;
@@ -66,8 +51,15 @@ export interface RestoredSession {
   readonly after: number;
 }
 
-/** Bytes counted per logged packet besides its messages: the record and its slot. */
-const ENTRY_OVERHEAD = 64;
+/** Bytes counted per logged packet besides its messages: its slots in the index. */
+const ENTRY_OVERHEAD = 48;
+/** Encoded text is kept in chunks of this many bytes, outside the JavaScript heap. */
+const CHUNK_SIZE = 256 * 1024;
+/** Longer texts (and events with binary attachments) are kept as they are instead. */
+const MAX_CHUNKED_LENGTH = 16 * 1024;
+const INITIAL_ENTRIES = 1024;
+/** `chunk` of an event kept as its JavaScript value (see `RecoveryLog.values`). */
+const NOT_CHUNKED = -1;
 
 /**
  * Keeps, per namespace, the packets sent in the last `maxDisconnectionDuration` ms (at most
@@ -79,12 +71,39 @@ const ENTRY_OVERHEAD = 64;
  * Sending an event takes two calls: {@link next} gives the offset to append to its arguments, and
  * {@link keep} stores the encoded messages under it. A client whose offset is older than the oldest
  * packet still kept is not recovered (it gets a fresh session): a replay never silently skips.
+ *
+ * Every event sent is kept for a while, so the log is stored for the garbage collector's sake:
+ * the encoded text goes as UTF-8 into large buffers outside the JavaScript heap, and the index is
+ * columns of typed arrays. Only an event's target (a socket id or a broadcast's rooms) stays a
+ * JavaScript reference; a long text or one with binary attachments is kept as it is.
  */
 export class RecoveryLog {
   private readonly sessions = new Map<string, SavedSession>();
-  /** Oldest first, from index `first`; the slots before it are spent. */
-  private packets: (LoggedPacket | undefined)[] = [];
+  // The index: slot i, for `first` <= i < `end`, is one kept event, oldest first.
+  private seqs = new Float64Array(INITIAL_ENTRIES);
+  /** When it was sent, in ms after the log was made. */
+  private times = new Float64Array(INITIAL_ENTRIES);
+  /** Serial number of the chunk holding its text, or NOT_CHUNKED. */
+  private chunkOf = new Int32Array(INITIAL_ENTRIES);
+  private startOf = new Int32Array(INITIAL_ENTRIES);
+  private lengthOf = new Int32Array(INITIAL_ENTRIES);
+  /** What it is counted as against `maxLoggedBytes`. */
+  private sizes = new Float64Array(INITIAL_ENTRIES);
+  /** Who it went to: a broadcast's rooms, or one socket's id. */
+  private targets: (BroadcastTarget | SocketId | undefined)[] = new Array(INITIAL_ENTRIES);
   private first = 0;
+  private end = 0;
+  /** The events not kept in chunks, by seq: as sent (the text alone, or the text and its attachments). */
+  private readonly values = new Map<number, WirePacket | readonly WirePacket[]>();
+  /** Chunks still holding kept text, oldest first; `chunks[0]` has serial number `chunkBase`. */
+  private chunks: Buffer[] = [];
+  /** How many kept events have their text in each chunk. */
+  private chunkEvents: number[] = [];
+  private chunkBase = 0;
+  /** Bytes written to the newest chunk. */
+  private fill = CHUNK_SIZE;
+  /** A chunk emptied and kept for reuse, so steady traffic allocates none. */
+  private spare: Buffer | null = null;
   private bytes = 0;
   private seq = 0;
   /** Every packet up to this offset is gone from the log (expired or pushed out by the cap). */
@@ -103,9 +122,12 @@ export class RecoveryLog {
     return this.seq;
   }
 
-  /** How many packets, and how many bytes of them, the log holds now. */
-  get size(): { packets: number; bytes: number } {
-    return { packets: this.packets.length - this.first, bytes: this.bytes };
+  /**
+   * How many packets, and how many bytes of them, the log holds now; `buffers`: the bytes of the
+   * buffers their text is kept in (whole chunks, a spare one included).
+   */
+  get size(): { packets: number; bytes: number; buffers: number } {
+    return { packets: this.end - this.first, bytes: this.bytes, buffers: (this.chunks.length + (this.spare ? 1 : 0)) * CHUNK_SIZE };
   }
 
   /** Takes the offset of the next outgoing event, to append to its arguments before encoding. */
@@ -116,15 +138,35 @@ export class RecoveryLog {
   /**
    * Stores the encoded messages of the event whose offset {@link next} returned when `seq` was
    * the {@link head}. An event that failed to encode is simply never kept: a gap in the offsets is
-   * harmless. Sizes count characters (a non-ASCII character is one, however many bytes it takes).
+   * harmless. Sizes count UTF-8 bytes (a binary attachment, its length).
    */
   keep(seq: number, target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
+    if (this.end === this.seqs.length) this.makeRoom();
+    const i = this.end++;
     let size = ENTRY_OVERHEAD;
-    if (isOneMessage(wire)) size += wire.length;
-    else for (const part of wire) size += part.length;
-    this.packets.push({ seq, time: Date.now() - this.epoch, target, wire, size });
+    if (typeof wire === 'string' && wire.length <= MAX_CHUNKED_LENGTH) {
+      // A UTF-16 unit takes at most 3 UTF-8 bytes: only near a chunk's end is the exact length needed.
+      if (this.fill + wire.length * 3 > CHUNK_SIZE && this.fill + Buffer.byteLength(wire) > CHUNK_SIZE) this.newChunk();
+      const last = this.chunks.length - 1;
+      const length = this.chunks[last]!.write(wire, this.fill);
+      this.chunkOf[i] = this.chunkBase + last;
+      this.startOf[i] = this.fill;
+      this.lengthOf[i] = length;
+      this.chunkEvents[last]!++;
+      this.fill += length;
+      size += length;
+    } else {
+      this.chunkOf[i] = NOT_CHUNKED;
+      this.values.set(seq, wire);
+      if (isOneMessage(wire)) size += byteLength(wire);
+      else for (const part of wire) size += byteLength(part);
+    }
+    this.seqs[i] = seq;
+    this.times[i] = Date.now() - this.epoch;
+    this.sizes[i] = size;
+    this.targets[i] = target;
     this.bytes += size;
-    while (this.bytes > this.maxLoggedBytes && this.first < this.packets.length) this.dropOldest();
+    while (this.bytes > this.maxLoggedBytes && this.first < this.end) this.dropOldest();
     this.ensureSweeper();
   }
 
@@ -161,13 +203,19 @@ export class RecoveryLog {
   replay(after: number, rooms: ReadonlySet<Room>): { missed: WirePacket[]; last: number; complete: boolean } {
     const missed: WirePacket[] = [];
     let last = after;
-    const packets = this.packets;
-    for (let i = this.first; i < packets.length; i++) {
-      const packet = packets[i]!;
-      if (packet.seq <= after || !selects(packet.target, rooms)) continue;
-      if (isOneMessage(packet.wire)) missed.push(packet.wire);
-      else missed.push(...packet.wire);
-      last = packet.seq;
+    for (let i = this.first; i < this.end; i++) {
+      const seq = this.seqs[i]!;
+      if (seq <= after || !selects(this.targets[i]!, rooms)) continue;
+      const chunk = this.chunkOf[i]!;
+      if (chunk !== NOT_CHUNKED) {
+        const start = this.startOf[i]!;
+        missed.push(this.chunks[chunk - this.chunkBase]!.toString('utf8', start, start + this.lengthOf[i]!));
+      } else {
+        const wire = this.values.get(seq)!;
+        if (isOneMessage(wire)) missed.push(wire);
+        else missed.push(...wire);
+      }
+      last = seq;
     }
     return { missed, last, complete: after >= this.lost };
   }
@@ -176,25 +224,72 @@ export class RecoveryLog {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
     this.sessions.clear();
-    this.packets = [];
-    this.first = 0;
+    this.targets.fill(undefined);
+    this.values.clear();
+    this.chunks = [];
+    this.chunkEvents = [];
+    this.spare = null;
+    this.fill = CHUNK_SIZE;
+    this.first = this.end = 0;
     this.bytes = 0;
   }
 
   private dropOldest(): void {
-    const packets = this.packets;
-    const oldest = packets[this.first]!;
-    packets[this.first++] = undefined;
-    this.bytes -= oldest.size;
-    this.lost = oldest.seq;
-    if (this.first === packets.length) {
-      this.packets = [];
-      this.first = 0;
-    } else if (this.first >= 1024 && this.first * 2 >= packets.length) {
-      // Compact now and then, so spent slots cost O(1) per packet overall.
-      this.packets = packets.slice(this.first);
-      this.first = 0;
+    const i = this.first++;
+    this.bytes -= this.sizes[i]!;
+    this.lost = this.seqs[i]!;
+    this.targets[i] = undefined;
+    const chunk = this.chunkOf[i]!;
+    if (chunk === NOT_CHUNKED) {
+      this.values.delete(this.lost);
+      return;
     }
+    // Events leave in the order they came, so chunks empty oldest first; the newest stays to write on.
+    if (--this.chunkEvents[chunk - this.chunkBase]! === 0 && this.chunks.length > 1 && chunk === this.chunkBase) {
+      while (this.chunks.length > 1 && this.chunkEvents[0] === 0) {
+        this.spare = this.chunks.shift()!;
+        this.chunkEvents.shift();
+        this.chunkBase++;
+      }
+    }
+  }
+
+  private newChunk(): void {
+    const chunk = this.spare ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
+    this.spare = null;
+    this.chunks.push(chunk);
+    this.chunkEvents.push(0);
+    this.fill = 0;
+  }
+
+  /** Frees the index slot after the last: moves the kept events to the front, or doubles the columns. */
+  private makeRoom(): void {
+    const { first, end } = this;
+    const count = end - first;
+    const capacity = this.seqs.length;
+    if (first >= capacity / 2) {
+      for (const column of [this.seqs, this.times, this.chunkOf, this.startOf, this.lengthOf, this.sizes]) column.copyWithin(0, first, end);
+      const targets = this.targets;
+      for (let i = 0; i < count; i++) targets[i] = targets[first + i];
+      targets.fill(undefined, count, end);
+    } else {
+      const grow = <T extends Float64Array | Int32Array>(column: T, make: new (length: number) => T): T => {
+        const bigger = new make(capacity * 2);
+        bigger.set(column.subarray(first, end));
+        return bigger;
+      };
+      this.seqs = grow(this.seqs, Float64Array);
+      this.times = grow(this.times, Float64Array);
+      this.sizes = grow(this.sizes, Float64Array);
+      this.chunkOf = grow(this.chunkOf, Int32Array);
+      this.startOf = grow(this.startOf, Int32Array);
+      this.lengthOf = grow(this.lengthOf, Int32Array);
+      const targets: (BroadcastTarget | SocketId | undefined)[] = new Array(capacity * 2);
+      for (let i = 0; i < count; i++) targets[i] = this.targets[first + i];
+      this.targets = targets;
+    }
+    this.first = 0;
+    this.end = count;
   }
 
   private ensureSweeper(): void {
@@ -209,12 +304,16 @@ export class RecoveryLog {
     const cutoff = now - this.maxDisconnectionDuration;
     for (const [pid, session] of this.sessions) if (session.savedAt < cutoff) this.sessions.delete(pid);
     const oldestKept = cutoff - this.epoch;
-    while (this.first < this.packets.length && this.packets[this.first]!.time < oldestKept) this.dropOldest();
-    if (this.sessions.size === 0 && this.first === this.packets.length && this.sweeper) {
+    while (this.first < this.end && this.times[this.first]! < oldestKept) this.dropOldest();
+    if (this.sessions.size === 0 && this.first === this.end && this.sweeper) {
       clearInterval(this.sweeper);
       this.sweeper = null;
     }
   }
+}
+
+function byteLength(message: WirePacket): number {
+  return typeof message === 'string' ? Buffer.byteLength(message) : message.length;
 }
 
 /** A logged event without attachments is kept as its one message rather than a list of one. */
