@@ -252,6 +252,29 @@ describe('SocketConnection', () => {
       });
     }
 
+    it('runs before the endpoint namespace\'s middlewares, which see what it set and may still refuse', async () => {
+      const order: string[] = [];
+      class Tagged extends SocketConnection {
+        tag = '';
+        override async onOpen(info: ConnectionInfo) {
+          await delay(1);
+          order.push('onOpen');
+          this.tag = info.getArgument('tag', '');
+        }
+      }
+      const { url, router } = await startTornadio(Tagged, NO_RECOVERY);
+      router.io.of('/').use((socket, next) => {
+        const tag = (socket as Tagged).tag;
+        order.push(`middleware ${tag}`);
+        next(tag === 'ok' ? undefined : new Error(`tag ${tag} refused`));
+      });
+      await connected(client(url, { query: { tag: 'ok' } }));
+      const err = await refused(client(url, { query: { tag: 'bad' } }));
+      assert.match(err.message, /tag bad refused/);
+      assert.deepEqual(order, ['onOpen', 'middleware ok', 'onOpen', 'middleware bad']);
+      assert.equal(router.stats.dump().activeConnections, 1);
+    });
+
     it('sees the handshake: query via getArgument, cookies via getCookie, headers, auth and ip', async () => {
       const seen = signal<Record<string, unknown>>();
       class Conn extends SocketConnection {

@@ -167,19 +167,24 @@ export class MojoApplication {
 function identify(info: ConnectionInfo, config: ResolvedConfig, store: MojoSessionStore): Identity | Promise<Identity> {
   const sessionId = unsignValue(info.getCookie(SESSION_COOKIE), config.cookieSecret);
   if (sessionId === null) return NOBODY;
-  const confirm = (live: LiveSession | null): Identity => {
-    if (!live) return NOBODY;
-    // A session without a login confirms no cookie: its signature need not be checked.
-    if (live.userId === null) return { sessionId, userId: null };
-    return { sessionId, userId: unsignValue(info.getCookie(LOGIN_COOKIE), config.cookieSecret) === live.userId ? live.userId : null };
-  };
   const found = store.getLiveSession(sessionId);
-  if (!(found instanceof Promise)) return confirm(found);
+  if (!(found instanceof Promise)) return confirm(info, config, sessionId, found);
   // A store that cannot answer (Redis down) makes an anonymous visitor, not a refused one.
-  return found.then(confirm, (err: Error) => {
-    log.warn(`could not read session for a realtime connection (${err.message}); treating it as anonymous`);
-    return NOBODY;
-  });
+  return found.then(
+    (live) => confirm(info, config, sessionId, live),
+    (err: Error) => {
+      log.warn(`could not read session for a realtime connection (${err.message}); treating it as anonymous`);
+      return NOBODY;
+    },
+  );
+}
+
+/** The identity of a connection whose session cookie names `sessionId`, given what the store says of it. */
+function confirm(info: ConnectionInfo, config: ResolvedConfig, sessionId: string, live: LiveSession | null): Identity {
+  if (!live) return NOBODY;
+  // A session without a login confirms no cookie: its signature need not be checked.
+  if (live.userId === null) return { sessionId, userId: null };
+  return { sessionId, userId: unsignValue(info.getCookie(LOGIN_COOKIE), config.cookieSecret) === live.userId ? live.userId : null };
 }
 
 const NOBODY: Identity = Object.freeze({ sessionId: null, userId: null });

@@ -25,6 +25,13 @@ export type Middleware = (socket: Socket, next: (err?: ConnectRefusal) => void) 
 
 export type ConnectionListener = (socket: Socket) => unknown;
 
+/**
+ * @internal What a namespace asks of each socket before its middlewares (how `SocketRouter` runs
+ * `onOpen`): nothing to let it go on, a refusal to refuse it, or a promise of either. One function
+ * per namespace, called with the socket: no closures made per connection.
+ */
+export type Opener = (socket: Socket) => ConnectRefusal | undefined | Promise<ConnectRefusal | undefined>;
+
 export type SocketClass = new (nsp: Namespace, client: Client, auth: Record<string, unknown>, id?: string) => Socket;
 
 const EMPTY: ReadonlySet<Room> = new Set();
@@ -41,6 +48,8 @@ export class Namespace {
   readonly recovery: RecoveryLog | null;
   /** The class of the sockets this namespace creates (SocketConnection subclasses set it). */
   socketClass: SocketClass = Socket;
+  /** @internal Run for every socket before the middlewares (see {@link Opener}). */
+  opener: Opener | null = null;
   private readonly middlewares: Middleware[] = [];
   private readonly connectionListeners: ConnectionListener[] = [];
 
@@ -131,15 +140,14 @@ export class Namespace {
         socket.join(restored.rooms);
         socket.outbox = [];
         if (this.skipMiddlewaresOnRecovery) this.admit(socket, restored);
-        else this.runMiddlewares(socket, 0, restored);
+        else this.open(socket, restored);
         return;
       }
     }
     const socket = new this.socketClass(this, client, auth);
     if (recovery) socket.pid = randomId();
     socket.outbox = [];
-    if (this.middlewares.length === 0) this.admit(socket);
-    else this.runMiddlewares(socket, 0);
+    this.open(socket);
   }
 
   /** @internal */
@@ -149,6 +157,29 @@ export class Namespace {
       this.server.counters.activeConnections--;
     }
     this.adapter.delAll(socket.id);
+  }
+
+  /** The opener, then the middlewares, then in. */
+  private open(socket: Socket, restored?: RestoredSession): void {
+    const opener = this.opener;
+    if (opener === null) {
+      this.runMiddlewares(socket, 0, restored);
+      return;
+    }
+    let verdict: ReturnType<Opener>;
+    try {
+      verdict = opener(socket);
+    } catch (err) {
+      this.refuse(socket, asRefusal(err));
+      return;
+    }
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (refusal) => (refusal ? this.refuse(socket, refusal) : this.runMiddlewares(socket, 0, restored)),
+        (err: unknown) => this.refuse(socket, asRefusal(err)),
+      );
+    } else if (verdict) this.refuse(socket, verdict);
+    else this.runMiddlewares(socket, 0, restored);
   }
 
   private runMiddlewares(socket: Socket, index: number, restored?: RestoredSession): void {
@@ -212,10 +243,8 @@ export class Namespace {
     const outbox = socket.outbox;
     socket.outbox = null;
     if (outbox) for (const [event, args] of outbox) socket.emit(event, ...args);
-    for (const listener of this.connectionListeners) {
-      if (!socket.connected) break;
-      client.guard(socket, () => listener(socket));
-    }
+    const listeners = this.connectionListeners;
+    for (let i = 0; i < listeners.length && socket.connected; i++) client.guard(socket, listeners[i]!, false, [socket]);
     if (log.debugEnabled) log.debug(`socket ${socket.id} joined ${this.name}`);
   }
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server a
 import { createLogger } from '../util/logger.ts';
 import { checkRule, describe, type OptionRule } from '../util/options.ts';
 import { RealtimeError } from './errors.ts';
-import type { Namespace } from './namespace.ts';
+import type { ConnectRefusal, Namespace } from './namespace.ts';
 import { RealtimeServer, type RealtimeOptions } from './realtime-server.ts';
 import type { ConnectionClass, SocketConnection } from './socket-connection.ts';
 import { StatsCollector } from './stats.ts';
@@ -170,34 +170,7 @@ export class SocketRouter {
     if (this.mounted.has(namespace)) return namespace;
     this.mounted.add(namespace);
     namespace.socketClass = cls as unknown as typeof namespace.socketClass;
-    namespace.use((socket, next) => {
-      const connection = socket as SocketConnection<any>;
-      const refuse = (err?: unknown) => {
-        if (err !== undefined) log.error(`onOpen of ${cls.name} for ${path} threw; refusing the connection`, err);
-        next(new Error('Connection refused by the server'));
-      };
-      const open = () => {
-        let verdict: ReturnType<SocketConnection['onOpen']>;
-        try {
-          verdict = connection.onOpen(connection.info);
-        } catch (err) {
-          refuse(err);
-          return;
-        }
-        if (verdict instanceof Promise) verdict.then((v) => (v === false ? refuse() : next()), refuse);
-        else if (verdict === false) refuse();
-        else next();
-      };
-      let prepared: void | Promise<void>;
-      try {
-        prepared = connection.prepareOpen();
-      } catch (err) {
-        refuse(err);
-        return;
-      }
-      if (prepared instanceof Promise) prepared.then(open, refuse);
-      else open();
-    });
+    namespace.opener = (socket) => openConnection(socket as SocketConnection<any>, cls, path);
     namespace.on('connection', (socket) => (socket as SocketConnection<any>).afterOpen());
     return namespace;
   }
@@ -214,6 +187,38 @@ export class SocketRouter {
       for (const listener of previous) listener.call(server, req, res);
     });
   }
+}
+
+/**
+ * `prepareOpen`, then `onOpen`: undefined lets the connection go on, a refusal refuses it (the
+ * client gets `connect_error`). Without a promise on the way, nothing is allocated.
+ */
+function openConnection(connection: SocketConnection<any>, cls: ConnectionClass, path: string): ConnectRefusal | undefined | Promise<ConnectRefusal | undefined> {
+  let prepared: void | Promise<void>;
+  try {
+    prepared = connection.prepareOpen();
+  } catch (err) {
+    return refusal(cls, path, err);
+  }
+  if (prepared instanceof Promise) return prepared.then(() => callOnOpen(connection, cls, path), (err: unknown) => refusal(cls, path, err));
+  return callOnOpen(connection, cls, path);
+}
+
+function callOnOpen(connection: SocketConnection<any>, cls: ConnectionClass, path: string): ConnectRefusal | undefined | Promise<ConnectRefusal | undefined> {
+  let verdict: ReturnType<SocketConnection['onOpen']>;
+  try {
+    verdict = connection.onOpen(connection.info);
+  } catch (err) {
+    return refusal(cls, path, err);
+  }
+  if (verdict instanceof Promise) return verdict.then((v) => (v === false ? refusal(cls, path) : undefined), (err: unknown) => refusal(cls, path, err));
+  return verdict === false ? refusal(cls, path) : undefined;
+}
+
+/** The refusal the client sees; what `onOpen` threw (if it did) goes to the log only. */
+function refusal(cls: ConnectionClass, path: string, err?: unknown): ConnectRefusal {
+  if (err !== undefined) log.error(`onOpen of ${cls.name} for ${path} threw; refusing the connection`, err);
+  return new Error('Connection refused by the server');
 }
 
 function isConnectionClass(value: unknown): value is ConnectionClass {
