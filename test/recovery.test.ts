@@ -359,6 +359,21 @@ describe('RecoveryLog', () => {
     assert.deepEqual(log.size, { packets: 0, bytes: 0, buffers: 0 });
   });
 
+  it('keeps an event at least maxDisconnectionDuration, and drops it within two sweeps after that', (t) => {
+    t.mock.timers.enable({ apis: ['setInterval', 'Date'], now: 1_000_000 });
+    const log = new RecoveryLog(10_000); // sweeps every 5 s
+    log.next();
+    log.keep(log.head, 'A', 'first');
+    t.mock.timers.tick(4_999);
+    log.next();
+    log.keep(log.head, 'A', 'second'); // stamped with the sweep clock: as if sent 4.999 s earlier
+    t.mock.timers.tick(10_001); // 15 s after the first, 10.001 s after the second
+    assert.equal(log.size.packets, 2, 'both kept: neither is surely older than 10 s by its stamp');
+    t.mock.timers.tick(5_000);
+    assert.equal(log.size.packets, 0, 'both gone 20 s after the first');
+    log.close();
+  });
+
   it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A');

@@ -81,7 +81,7 @@ export class RecoveryLog {
   private readonly sessions = new Map<string, SavedSession>();
   // The index: slot i, for `first` <= i < `end`, is one kept event, oldest first.
   private seqs = new Float64Array(INITIAL_ENTRIES);
-  /** When it was sent, in ms after the log was made. */
+  /** About when it was sent: the {@link clock} then. */
   private times = new Float64Array(INITIAL_ENTRIES);
   /** Serial number of the chunk holding its text, or NOT_CHUNKED. */
   private chunkOf = new Int32Array(INITIAL_ENTRIES);
@@ -108,7 +108,12 @@ export class RecoveryLog {
   private seq = 0;
   /** Every packet up to this offset is gone from the log (expired or pushed out by the cap). */
   private lost = 0;
-  private readonly epoch = Date.now();
+  /**
+   * The time (ms) as of the last sweep, or when the sweeper started: events are stamped with it
+   * rather than reading the clock per event (which costs about as much as storing the event). A
+   * stamp is at most one sweep interval early, which {@link sweep} allows for.
+   */
+  private clock = 0;
   private readonly prefix = Math.random().toString(36).slice(2, 8) + '-';
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -141,6 +146,7 @@ export class RecoveryLog {
    * harmless. Sizes count UTF-8 bytes (a binary attachment, its length).
    */
   keep(seq: number, target: BroadcastTarget | SocketId, wire: WirePacket | readonly WirePacket[]): void {
+    this.ensureSweeper(); // first: it sets the clock the event is stamped with
     if (this.end === this.seqs.length) this.makeRoom();
     const i = this.end++;
     let size = ENTRY_OVERHEAD;
@@ -162,12 +168,11 @@ export class RecoveryLog {
       else for (const part of wire) size += byteLength(part);
     }
     this.seqs[i] = seq;
-    this.times[i] = Date.now() - this.epoch;
+    this.times[i] = this.clock;
     this.sizes[i] = size;
     this.targets[i] = target;
     this.bytes += size;
     while (this.bytes > this.maxLoggedBytes && this.first < this.end) this.dropOldest();
-    this.ensureSweeper();
   }
 
   /** Keeps a dropped socket's state for `maxDisconnectionDuration`. */
@@ -292,18 +297,24 @@ export class RecoveryLog {
     this.end = count;
   }
 
+  /** How often the sweeper runs while there is anything to sweep, in ms. */
+  private get sweepEvery(): number {
+    return Math.max(1000, Math.min(60_000, Math.floor(this.maxDisconnectionDuration / 2)));
+  }
+
   private ensureSweeper(): void {
     if (this.sweeper) return;
-    const every = Math.max(1000, Math.min(60_000, Math.floor(this.maxDisconnectionDuration / 2)));
-    this.sweeper = setInterval(() => this.sweep(), every);
+    this.clock = Date.now();
+    this.sweeper = setInterval(() => this.sweep(), this.sweepEvery);
     this.sweeper.unref();
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const now = (this.clock = Date.now());
     const cutoff = now - this.maxDisconnectionDuration;
     for (const [pid, session] of this.sessions) if (session.savedAt < cutoff) this.sessions.delete(pid);
-    const oldestKept = cutoff - this.epoch;
+    // A stamp may be up to one interval early: an event goes once it is surely older than the duration.
+    const oldestKept = cutoff - this.sweepEvery;
     while (this.first < this.end && this.times[this.first]! < oldestKept) this.dropOldest();
     if (this.sessions.size === 0 && this.first === this.end && this.sweeper) {
       clearInterval(this.sweeper);
