@@ -17,8 +17,9 @@ export interface RecoveryOptions {
   /**
    * The most bytes of sent events each namespace keeps for replay. Past it the oldest go first; a
    * client that missed one of those gets a fresh session rather than a partial replay. Bounds the
-   * log's memory under heavy traffic: each kept event costs its encoded size in UTF-8 plus 48
-   * bytes, and the text is kept outside the JavaScript heap.
+   * log's memory under heavy traffic: each kept event counts as its encoded size in UTF-8 plus
+   * 48 bytes for its slots in the index (whose columns grow by doubling, so up to twice that is
+   * allocated). Text and index are kept outside the JavaScript heap.
    * @default 33554432 (32 MiB)
    */
   maxLoggedBytes?: number;
