@@ -18,8 +18,8 @@ export interface RecoveryOptions {
    * The most bytes of sent events each namespace keeps for replay. Past it the oldest go first; a
    * client that missed one of those gets a fresh session rather than a partial replay. Bounds the
    * log's memory under heavy traffic: each kept event counts as its encoded size in UTF-8 plus
-   * 48 bytes for its slots in the index (whose columns grow by doubling, so up to twice that is
-   * allocated). Text and index are kept outside the JavaScript heap.
+   * 48 bytes for its slots in the index (whose columns are resized by doubling and halving, so
+   * up to four times that may be allocated). Text and index are kept outside the JavaScript heap.
    * @default 33554432 (32 MiB)
    */
   maxLoggedBytes?: number;
@@ -87,9 +87,8 @@ export class RecoveryLog {
   /** Serial number of the chunk holding its text, or NOT_CHUNKED. */
   private chunkOf = new Int32Array(INITIAL_ENTRIES);
   private startOf = new Int32Array(INITIAL_ENTRIES);
+  /** Its bytes: of text in its chunk, or of its messages when not chunked. With ENTRY_OVERHEAD, what it counts against `maxLoggedBytes`. */
   private lengthOf = new Int32Array(INITIAL_ENTRIES);
-  /** What it is counted as against `maxLoggedBytes`. */
-  private sizes = new Float64Array(INITIAL_ENTRIES);
   /** Who it went to: a broadcast's rooms, or one socket's id. */
   private targets: (BroadcastTarget | SocketId | undefined)[] = new Array(INITIAL_ENTRIES);
   private first = 0;
@@ -150,29 +149,27 @@ export class RecoveryLog {
     this.ensureSweeper(); // first: it sets the clock the event is stamped with
     if (this.end === this.seqs.length) this.makeRoom();
     const i = this.end++;
-    let size = ENTRY_OVERHEAD;
+    let length = 0;
     if (typeof wire === 'string' && wire.length <= MAX_CHUNKED_LENGTH) {
       // A UTF-16 unit takes at most 3 UTF-8 bytes: only near a chunk's end is the exact length needed.
       if (this.fill + wire.length * 3 > CHUNK_SIZE && this.fill + Buffer.byteLength(wire) > CHUNK_SIZE) this.newChunk();
       const last = this.chunks.length - 1;
-      const length = this.chunks[last]!.write(wire, this.fill);
+      length = this.chunks[last]!.write(wire, this.fill);
       this.chunkOf[i] = this.chunkBase + last;
       this.startOf[i] = this.fill;
-      this.lengthOf[i] = length;
       this.chunkEvents[last]!++;
       this.fill += length;
-      size += length;
     } else {
       this.chunkOf[i] = NOT_CHUNKED;
       this.values.set(seq, wire);
-      if (isOneMessage(wire)) size += byteLength(wire);
-      else for (const part of wire) size += byteLength(part);
+      if (isOneMessage(wire)) length = byteLength(wire);
+      else for (const part of wire) length += byteLength(part);
     }
+    this.lengthOf[i] = length;
     this.seqs[i] = seq;
     this.times[i] = this.clock;
-    this.sizes[i] = size;
     this.targets[i] = target;
-    this.bytes += size;
+    this.bytes += ENTRY_OVERHEAD + length;
     while (this.bytes > this.maxLoggedBytes && this.first < this.end) this.dropOldest();
   }
 
@@ -242,7 +239,7 @@ export class RecoveryLog {
 
   private dropOldest(): void {
     const i = this.first++;
-    this.bytes -= this.sizes[i]!;
+    this.bytes -= ENTRY_OVERHEAD + this.lengthOf[i]!;
     this.lost = this.seqs[i]!;
     this.targets[i] = undefined;
     const chunk = this.chunkOf[i]!;
@@ -268,29 +265,36 @@ export class RecoveryLog {
     this.fill = 0;
   }
 
-  /** Frees the index slot after the last: moves the kept events to the front, or doubles the columns. */
+  /**
+   * Frees the index slot after the last: moves the kept events to the front of the columns,
+   * doubling them when the events fill more than half, halving them when they fill a quarter or
+   * less. Either way at least a quarter of the slots are free after it, so it costs O(1) per event
+   * overall, and the columns hold at most four slots per kept event (two once they are full).
+   */
   private makeRoom(): void {
     const { first, end } = this;
     const count = end - first;
     const capacity = this.seqs.length;
-    if (first >= capacity / 2) {
-      for (const column of [this.seqs, this.times, this.chunkOf, this.startOf, this.lengthOf, this.sizes]) column.copyWithin(0, first, end);
+    let size = capacity;
+    if (count * 2 > capacity) size = capacity * 2;
+    else if (count * 4 <= capacity && capacity > INITIAL_ENTRIES) size = capacity / 2;
+    if (size === capacity) {
+      for (const column of [this.seqs, this.times, this.chunkOf, this.startOf, this.lengthOf]) column.copyWithin(0, first, end);
       const targets = this.targets;
       for (let i = 0; i < count; i++) targets[i] = targets[first + i];
       targets.fill(undefined, count, end);
     } else {
-      const grow = <T extends Float64Array | Int32Array>(column: T, make: new (length: number) => T): T => {
-        const bigger = new make(capacity * 2);
-        bigger.set(column.subarray(first, end));
-        return bigger;
+      const resize = <T extends Float64Array | Int32Array>(column: T, make: new (length: number) => T): T => {
+        const resized = new make(size);
+        resized.set(column.subarray(first, end));
+        return resized;
       };
-      this.seqs = grow(this.seqs, Float64Array);
-      this.times = grow(this.times, Float64Array);
-      this.sizes = grow(this.sizes, Float64Array);
-      this.chunkOf = grow(this.chunkOf, Int32Array);
-      this.startOf = grow(this.startOf, Int32Array);
-      this.lengthOf = grow(this.lengthOf, Int32Array);
-      const targets: (BroadcastTarget | SocketId | undefined)[] = new Array(capacity * 2);
+      this.seqs = resize(this.seqs, Float64Array);
+      this.times = resize(this.times, Float64Array);
+      this.chunkOf = resize(this.chunkOf, Int32Array);
+      this.startOf = resize(this.startOf, Int32Array);
+      this.lengthOf = resize(this.lengthOf, Int32Array);
+      const targets: (BroadcastTarget | SocketId | undefined)[] = new Array(size);
       for (let i = 0; i < count; i++) targets[i] = this.targets[first + i];
       this.targets = targets;
     }
