@@ -376,6 +376,20 @@ describe('RecoveryLog', () => {
     log.close();
   });
 
+  it('keeps an empty message, first or after a chunk filled exactly', () => {
+    const log = new RecoveryLog(60_000);
+    save(log, 'A');
+    const since = log.head;
+    // 16 texts of 16 KiB (the longest kept in chunks) fill a 256 KiB chunk exactly.
+    const sent = ['', ...Array.from({ length: 16 }, (_, i) => String(i % 10).repeat(16 * 1024)), ''];
+    for (const wire of sent) {
+      log.next();
+      log.keep(log.head, 'A', wire);
+    }
+    assert.deepEqual(log.replay(since, new Set(['A'])).missed, sent);
+    log.close();
+  });
+
   it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A');

@@ -151,8 +151,9 @@ export class RecoveryLog {
     const i = this.end++;
     let length = 0;
     if (typeof wire === 'string' && wire.length <= MAX_CHUNKED_LENGTH) {
-      // A UTF-16 unit takes at most 3 UTF-8 bytes: only near a chunk's end is the exact length needed.
-      if (this.fill + wire.length * 3 > CHUNK_SIZE && this.fill + Buffer.byteLength(wire) > CHUNK_SIZE) this.newChunk();
+      // A UTF-16 unit takes at most 3 UTF-8 bytes: only near a chunk's end is the exact length
+      // needed. A full chunk (or none yet: `fill` starts at CHUNK_SIZE) takes nothing more, not even "".
+      if (this.fill + wire.length * 3 >= CHUNK_SIZE && this.fill + Buffer.byteLength(wire) >= CHUNK_SIZE) this.newChunk();
       const last = this.chunks.length - 1;
       length = this.chunks[last]!.write(wire, this.fill);
       this.chunkOf[i] = this.chunkBase + last;
