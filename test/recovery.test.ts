@@ -390,6 +390,21 @@ describe('RecoveryLog', () => {
     log.close();
   });
 
+  it('replays in offset order an event kept after one sent from inside its send', () => {
+    const log = new RecoveryLog(60_000);
+    save(log, 'A');
+    const since = log.head;
+    const outer = log.next();
+    const inner = log.next();
+    // The inner event (a broadcast from a disconnect handler the outer write caused) is kept first.
+    log.keep(log.head, target(), `42["inner","${inner}"]`);
+    log.keep(log.head - 1, 'A', `42["outer","${outer}"]`);
+    const { missed, last } = log.replay(since, new Set(['A']));
+    assert.deepEqual(missed, [`42["outer","${outer}"]`, `42["inner","${inner}"]`]);
+    assert.equal(last, log.head);
+    log.close();
+  });
+
   it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A');

@@ -205,22 +205,30 @@ export class RecoveryLog {
    * `complete` is false when some packet after `after` was dropped from the log since.
    */
   replay(after: number, rooms: ReadonlySet<Room>): { missed: WirePacket[]; last: number; complete: boolean } {
-    const missed: WirePacket[] = [];
-    let last = after;
+    const picked: number[] = [];
+    let sorted = true;
     for (let i = this.first; i < this.end; i++) {
       const seq = this.seqs[i]!;
       if (seq <= after || !selects(this.targets[i]!, rooms)) continue;
+      // An event sent from inside another's send (a handler of the disconnect its write caused)
+      // is kept before the outer one: the client gets them in offset order all the same.
+      if (picked.length > 0 && seq < this.seqs[picked[picked.length - 1]!]!) sorted = false;
+      picked.push(i);
+    }
+    if (!sorted) picked.sort((a, b) => this.seqs[a]! - this.seqs[b]!);
+    const missed: WirePacket[] = [];
+    for (const i of picked) {
       const chunk = this.chunkOf[i]!;
       if (chunk !== NOT_CHUNKED) {
         const start = this.startOf[i]!;
         missed.push(this.chunks[chunk - this.chunkBase]!.toString('utf8', start, start + this.lengthOf[i]!));
       } else {
-        const wire = this.values.get(seq)!;
+        const wire = this.values.get(this.seqs[i]!)!;
         if (isOneMessage(wire)) missed.push(wire);
         else missed.push(...wire);
       }
-      last = seq;
     }
+    const last = picked.length > 0 ? this.seqs[picked[picked.length - 1]!]! : after;
     return { missed, last, complete: after >= this.lost };
   }
 
@@ -241,11 +249,13 @@ export class RecoveryLog {
   private dropOldest(): void {
     const i = this.first++;
     this.bytes -= ENTRY_OVERHEAD + this.lengthOf[i]!;
-    this.lost = this.seqs[i]!;
+    const seq = this.seqs[i]!;
+    // The highest gone (kept out of order, a lower one may outlive it): never understates a loss.
+    if (seq > this.lost) this.lost = seq;
     this.targets[i] = undefined;
     const chunk = this.chunkOf[i]!;
     if (chunk === NOT_CHUNKED) {
-      this.values.delete(this.lost);
+      this.values.delete(seq);
       return;
     }
     // Events leave in the order they came, so chunks empty oldest first; the newest stays to write on.
