@@ -1,7 +1,7 @@
 /**
  * Where a server's memory and CPU go, per connection and per operation (not part of `npm run bench`).
  *
- *   npx tsx bench/profile.ts <server> [--n 2000] [--what heap,connect,broadcast,echo,polling] [--out dir]
+ *   npx tsx bench/profile.ts <server> [--n 2000] [--what heap,connect,broadcast,echo,polling,reconnect] [--out dir]
  *
  * heap       heap snapshots before and after connecting N idle clients (after a forced GC); prints,
  *            per constructor, how many objects and bytes each connection added
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
     return;
   }
   const server = args[0] as ServerName;
-  if (!SERVERS.includes(server)) throw new Error(`usage: tsx bench/profile.ts <${SERVERS.join('|')}> [--n 2000] [--what heap,connect,broadcast,echo,polling] [--out dir]`);
+  if (!SERVERS.includes(server)) throw new Error(`usage: tsx bench/profile.ts <${SERVERS.join('|')}> [--n 2000] [--what heap,connect,broadcast,echo,polling,reconnect] [--out dir]`);
   const option = (name: string, fallback: string) => {
     const at = args.indexOf(name);
     return at === -1 ? fallback : args[at + 1]!;
