@@ -405,6 +405,17 @@ describe('RecoveryLog', () => {
     log.close();
   });
 
+  it('releases the text of dropped events when nothing is kept (maxLoggedBytes 0, or all expired)', () => {
+    const log = new RecoveryLog(120_000, 0);
+    const text = '42["tick",' + '1'.repeat(90) + ',"x"]';
+    for (let n = 0; n < 30_000; n++) {
+      log.next();
+      log.keep(log.head, 'sid', text);
+    }
+    assert.deepEqual(log.size, { packets: 0, bytes: 0, buffers: 256 * 1024 });
+    log.close();
+  });
+
   it('keeps recovering across an offset that was never kept (an event that failed to encode)', () => {
     const log = new RecoveryLog(60_000);
     save(log, 'A');

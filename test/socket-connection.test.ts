@@ -275,6 +275,20 @@ describe('SocketConnection', () => {
       assert.equal(router.stats.dump().activeConnections, 1);
     });
 
+    it('survives an emit from onOpen that cannot be encoded: logged, that connection closed, the server up', async () => {
+      const logs = captureLogs();
+      class Bad extends SocketConnection {
+        override onOpen(info: ConnectionInfo) {
+          if (info.getArgument('bad')) this.emit('hi', { n: 10n });
+        }
+      }
+      const { url } = await startTornadio(Bad, NO_RECOVERY);
+      const bad = client(url, { query: { bad: '1' } });
+      await once(bad, 'disconnect');
+      assert.ok(logs.some((line) => line.level === 'error'), 'the failure is logged');
+      await connected(client(url));
+    });
+
     it('sees the handshake: query via getArgument, cookies via getCookie, headers, auth and ip', async () => {
       const seen = signal<Record<string, unknown>>();
       class Conn extends SocketConnection {

@@ -242,7 +242,7 @@ export class Namespace {
     if (missed) for (const message of missed) client.conn.write(message);
     const outbox = socket.outbox;
     socket.outbox = null;
-    if (outbox) for (const [event, args] of outbox) socket.emit(event, ...args);
+    if (outbox) for (const [event, args] of outbox) client.guard(socket, socket.emit.bind(socket), false, [event, ...args]);
     const listeners = this.connectionListeners;
     for (let i = 0; i < listeners.length && socket.connected; i++) client.guard(socket, listeners[i]!, false, [socket]);
     if (log.debugEnabled) log.debug(`socket ${socket.id} joined ${this.name}`);

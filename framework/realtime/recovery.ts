@@ -259,7 +259,7 @@ export class RecoveryLog {
       return;
     }
     // Events leave in the order they came, so chunks empty oldest first; the newest stays to write on.
-    if (--this.chunkEvents[chunk - this.chunkBase]! === 0 && this.chunks.length > 1 && chunk === this.chunkBase) {
+    if (--this.chunkEvents[chunk - this.chunkBase]! === 0) {
       while (this.chunks.length > 1 && this.chunkEvents[0] === 0) {
         this.spare = this.chunks.shift()!;
         this.chunkEvents.shift();
@@ -269,6 +269,11 @@ export class RecoveryLog {
   }
 
   private newChunk(): void {
+    // The newest chunk holds no kept event (all dropped): write it over rather than keep it forever.
+    if (this.chunks.length > 0 && this.chunkEvents[this.chunks.length - 1] === 0) {
+      this.fill = 0;
+      return;
+    }
     const chunk = this.spare ?? Buffer.allocUnsafeSlow(CHUNK_SIZE);
     this.spare = null;
     this.chunks.push(chunk);
