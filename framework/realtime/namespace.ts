@@ -170,15 +170,19 @@ export class Namespace {
     try {
       verdict = opener(socket);
     } catch (err) {
-      this.refuse(socket, asRefusal(err));
-      return;
+      verdict = asRefusal(err);
     }
     if (verdict instanceof Promise) {
       verdict.then(
-        (refusal) => (refusal ? this.refuse(socket, refusal) : this.runMiddlewares(socket, 0, restored)),
-        (err: unknown) => this.refuse(socket, asRefusal(err)),
+        (refusal) => this.opened(socket, refusal, restored),
+        (err: unknown) => this.opened(socket, asRefusal(err), restored),
       );
-    } else if (verdict) this.refuse(socket, verdict);
+    } else this.opened(socket, verdict, restored);
+  }
+
+  /** What the opener said: refused, or on to the middlewares. */
+  private opened(socket: Socket, refusal: ConnectRefusal | undefined, restored?: RestoredSession): void {
+    if (refusal) this.refuse(socket, refusal);
     else this.runMiddlewares(socket, 0, restored);
   }
 

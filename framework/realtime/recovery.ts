@@ -294,26 +294,26 @@ export class RecoveryLog {
     let size = capacity;
     if (count * 2 > capacity) size = capacity * 2;
     else if (count * 4 <= capacity && capacity > INITIAL_ENTRIES) size = capacity / 2;
-    if (size === capacity) {
-      for (const column of [this.seqs, this.times, this.chunkOf, this.startOf, this.lengthOf]) column.copyWithin(0, first, end);
-      const targets = this.targets;
-      for (let i = 0; i < count; i++) targets[i] = targets[first + i];
-      targets.fill(undefined, count, end);
-    } else {
-      const resize = <T extends Float64Array | Int32Array>(column: T, make: new (length: number) => T): T => {
-        const resized = new make(size);
-        resized.set(column.subarray(first, end));
-        return resized;
-      };
-      this.seqs = resize(this.seqs, Float64Array);
-      this.times = resize(this.times, Float64Array);
-      this.chunkOf = resize(this.chunkOf, Int32Array);
-      this.startOf = resize(this.startOf, Int32Array);
-      this.lengthOf = resize(this.lengthOf, Int32Array);
-      const targets: (BroadcastTarget | SocketId | undefined)[] = new Array(size);
-      for (let i = 0; i < count; i++) targets[i] = this.targets[first + i];
-      this.targets = targets;
-    }
+    // Into the same columns when their size stays (moving down never overwrites what is still to move).
+    const move = <T extends Float64Array | Int32Array>(column: T, make: new (length: number) => T): T => {
+      if (size === capacity) {
+        column.copyWithin(0, first, end);
+        return column;
+      }
+      const moved = new make(size);
+      moved.set(column.subarray(first, end));
+      return moved;
+    };
+    this.seqs = move(this.seqs, Float64Array);
+    this.times = move(this.times, Float64Array);
+    this.chunkOf = move(this.chunkOf, Int32Array);
+    this.startOf = move(this.startOf, Int32Array);
+    this.lengthOf = move(this.lengthOf, Int32Array);
+    const old = this.targets;
+    const targets: (BroadcastTarget | SocketId | undefined)[] = size === capacity ? old : new Array(size);
+    for (let i = 0; i < count; i++) targets[i] = old[first + i];
+    if (targets === old) old.fill(undefined, count, end);
+    this.targets = targets;
     this.first = 0;
     this.end = count;
   }
