@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createLogger } from '../util/logger.ts';
 import { randomId } from '../util/random-id.ts';
-import { EngineSocket, type EngineHandshake, type EngineSocketOwner, type Sid } from './engine-socket.ts';
+import { EngineSocket, heartbeatQueues, type EngineHandshake, type EngineSocketOwner, type Sid } from './engine-socket.ts';
 import { ENGINE_HTTP_ERROR_MESSAGES, EngineError, EngineHttpError } from './errors.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions, type TransportName } from './options.ts';
 import { PollingTransport } from './transports/polling.ts';
@@ -34,6 +34,8 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
   readonly clients = new Map<Sid, EngineSocket>();
   /** Running totals for statistics; cheap increments on the hot path. */
   readonly counters = { sessionsOpened: 0, maxSessions: 0, packetsSent: 0, packetsReceived: 0 };
+  /** Every session's heartbeat, on two timers (see {@link heartbeatQueues}). */
+  readonly heartbeats: EngineSocketOwner['heartbeats'];
   private readonly wss: WebSocketServer;
   private httpServer: HttpServer | null = null;
   private detach: (() => void) | null = null;
@@ -42,6 +44,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
   constructor(options?: EngineOptions) {
     super();
     this.options = resolveEngineOptions(options);
+    this.heartbeats = heartbeatQueues(this.options);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxPayload,
@@ -197,6 +200,8 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     if (this.closed) return;
     this.closed = true;
     for (const socket of [...this.clients.values()]) socket.close('server shutting down');
+    this.heartbeats.pings.clear();
+    this.heartbeats.pongs.clear();
     this.detach?.();
     this.detach = null;
     this.wss.close();

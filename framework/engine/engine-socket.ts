@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Deadlines, type Scheduled } from '../util/deadlines.ts';
 import { createLogger } from '../util/logger.ts';
 import type { EngineCloseReason } from './errors.ts';
 import type { ResolvedEngineOptions } from './options.ts';
@@ -35,10 +36,12 @@ export interface EngineSocketListener {
   onClose(reason: EngineCloseReason): void;
 }
 
-/** Whatever the server must give a session: its options and a way to forget it. */
+/** Whatever the server must give a session: its options, its heartbeat queues and a way to forget it. */
 export interface EngineSocketOwner {
   readonly options: ResolvedEngineOptions;
   readonly counters: { packetsSent: number; packetsReceived: number };
+  /** Sessions waiting to be pinged (`pingInterval`), and sessions waiting for a pong (`pingTimeout`): see {@link heartbeatQueues}. */
+  readonly heartbeats: { readonly pings: Deadlines<EngineSocket>; readonly pongs: Deadlines<EngineSocket> };
   forget(socket: EngineSocket): void;
 }
 
@@ -46,7 +49,7 @@ export interface EngineSocketOwner {
  * One Engine.IO session: a transport (polling, later maybe websocket), the heartbeat, the
  * upgrade, and the output buffer while no transport can take data.
  */
-export class EngineSocket implements PollingTransportListener {
+export class EngineSocket implements PollingTransportListener, Scheduled {
   readyState: EngineReadyState = 'open';
   transport: PollingTransport | WebSocketTransport;
   /** The layer above; set right after the server announces the session. */
@@ -58,8 +61,17 @@ export class EngineSocket implements PollingTransportListener {
   private buffer: WirePacket[] | null = null;
   private bufferedBytes = 0;
   private flushScheduled = false;
+  /** Only for a polling session closing gracefully; the heartbeat waits in the owner's queues. */
   private timer: NodeJS.Timeout | null = null;
   private awaitingPong = false;
+  /** @internal Links of the heartbeat queue this session waits in (see {@link Deadlines}). */
+  deadlineAt = 0;
+  /** @internal */
+  deadlinePrev: Scheduled | null = null;
+  /** @internal */
+  deadlineNext: Scheduled | null = null;
+  /** @internal */
+  deadlines: Deadlines<EngineSocket> | null = null;
   private closingReason: EngineCloseReason | null = null;
 
   constructor(
@@ -71,7 +83,7 @@ export class EngineSocket implements PollingTransportListener {
     this.transport = transport;
     if (transport.name === 'websocket') this.bindWebSocket(transport);
     else transport.listener = this;
-    this.timer = setTimeout(heartbeat, owner.options.pingInterval, this);
+    owner.heartbeats.pings.add(this);
   }
 
   /** The open packet: exactly the keys the protocol lists, in its order. */
@@ -188,8 +200,7 @@ export class EngineSocket implements PollingTransportListener {
       case 0x33 /* 3 pong */:
         if (this.awaitingPong) {
           this.awaitingPong = false;
-          this.clearTimer();
-          this.timer = setTimeout(heartbeat, this.owner.options.pingInterval, this);
+          this.owner.heartbeats.pings.add(this);
         }
         return;
       case 0x31 /* 1 close */:
@@ -303,7 +314,8 @@ export class EngineSocket implements PollingTransportListener {
     const ws = transport.ws as WebSocketTransport['ws'] & { [SESSION]?: EngineSocket };
     ws[SESSION] = this;
     ws.on('message', onWsMessage);
-    ws.once('close', onWsClose);
+    // ws emits 'close' exactly once: `on` spares the wrapper `once` would make per connection.
+    ws.on('close', onWsClose);
     ws.on('error', onWsError);
   }
 
@@ -381,19 +393,16 @@ export class EngineSocket implements PollingTransportListener {
 
   // ---- heartbeat ------------------------------------------------------------------------------
 
-  /** Called by the session's single timer: send a ping, or give up on a missing pong. */
-  tick(): void {
-    this.timer = null;
-    if (this.awaitingPong) {
-      this.end('ping timeout');
-      return;
-    }
+  /** @internal `pingInterval` passed since the last pong (or the open): ping, and wait for the pong. */
+  ping(): void {
     this.awaitingPong = true;
     this.write(EnginePacketType.PING);
-    if (this.readyState === 'open') this.timer = setTimeout(heartbeat, this.owner.options.pingTimeout, this);
+    if (this.readyState === 'open') this.owner.heartbeats.pongs.add(this);
   }
 
+  /** Stops the heartbeat and the graceful-close timer. */
   private clearTimer(): void {
+    this.deadlines?.remove(this);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
@@ -434,9 +443,25 @@ function onWsError(this: BoundWebSocket, err: Error): void {
   this[SESSION]?.webSocketEnded(this, 'transport error');
 }
 
-// Module-level timer callbacks take the socket as an argument: no closure per session.
-function heartbeat(socket: EngineSocket): void {
-  socket.tick();
+/**
+ * The heartbeat of every session of one server, on two timers: a session waits `pingInterval`
+ * in `pings`, is pinged, and waits `pingTimeout` in `pongs`; its pong moves it back to `pings`,
+ * a missing one ends it ('ping timeout').
+ */
+export function heartbeatQueues(options: Pick<ResolvedEngineOptions, 'pingInterval' | 'pingTimeout'>): EngineSocketOwner['heartbeats'] {
+  return {
+    pings: new Deadlines<EngineSocket>(options.pingInterval, pingDue),
+    pongs: new Deadlines<EngineSocket>(options.pingTimeout, pongMissing),
+  };
+}
+
+// Module-level callbacks take the session as an argument: no closure per session.
+function pingDue(socket: EngineSocket): void {
+  socket.ping();
+}
+
+function pongMissing(socket: EngineSocket): void {
+  socket.end('ping timeout');
 }
 
 function releasePoll(transport: PollingTransport, res: ServerResponse): void {

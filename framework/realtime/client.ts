@@ -1,5 +1,6 @@
 import { EnginePacketType, type EngineCloseReason, type EngineSocket, type EngineSocketListener, type WirePacket } from '../engine/index.ts';
 import { Decoder, PacketType, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
+import type { Deadlines, Scheduled } from '../util/deadlines.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DisconnectReason } from './errors.ts';
 import type { RealtimeServer } from './realtime-server.ts';
@@ -15,14 +16,23 @@ const NO_AUTH: Record<string, unknown> = Object.freeze({}) as Record<string, unk
  * namespace sockets multiplexed over the session, and owns their shared fate (a decode error or
  * a throwing handler closes all of them, never the process).
  */
-export class Client implements EngineSocketListener {
+export class Client implements EngineSocketListener, Scheduled {
   // Most clients join one namespace: it lives in a field; a Map only exists for several.
   private single: Socket | null = null;
   private several: Map<string, Socket> | null = null;
   private readonly decoder: Decoder;
+  /** Namespaces whose join is under way (middlewares running): one in a field, more in a Set. */
+  private connectingOne: string | null = null;
   private connecting: Set<string> | null = null;
-  private connectTimer: NodeJS.Timeout | null;
   private closing: DisconnectReason | null = null;
+  /** @internal Links of the server's queue of clients that must join a namespace in time (see {@link Deadlines}). */
+  deadlineAt = 0;
+  /** @internal */
+  deadlinePrev: Scheduled | null = null;
+  /** @internal */
+  deadlineNext: Scheduled | null = null;
+  /** @internal */
+  deadlines: Deadlines<Client> | null = null;
 
   constructor(
     readonly server: RealtimeServer,
@@ -30,7 +40,7 @@ export class Client implements EngineSocketListener {
   ) {
     this.decoder = new Decoder({ maxAttachments: server.options.maxAttachments });
     // A client that joins no namespace in time is closed (the protocol requires a CONNECT first).
-    this.connectTimer = setTimeout(closeIfIdle, server.options.connectTimeout, this);
+    server.joinDeadlines.add(this);
     conn.listener = this;
   }
 
@@ -47,8 +57,7 @@ export class Client implements EngineSocketListener {
   }
 
   onClose(reason: EngineCloseReason): void {
-    if (this.connectTimer) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
+    this.deadlines?.remove(this);
     this.decoder.reset();
     const why: DisconnectReason = this.closing ?? reason;
     for (const socket of this.joined()) socket.handleClose(why);
@@ -112,10 +121,7 @@ export class Client implements EngineSocketListener {
       this.several = new Map([[this.single.nsp.name, this.single], [socket.nsp.name, socket]]);
       this.single = null;
     }
-    if (this.connectTimer) {
-      clearTimeout(this.connectTimer);
-      this.connectTimer = null;
-    }
+    this.deadlines?.remove(this);
   }
 
   /** @internal */
@@ -142,13 +148,20 @@ export class Client implements EngineSocketListener {
 
   /** @internal Marks a namespace join as under way (middlewares running) or done. */
   pending(nsp: string, on: boolean): void {
-    if (on) (this.connecting ??= new Set()).add(nsp);
+    if (on) {
+      if (this.connectingOne === null) this.connectingOne = nsp;
+      else (this.connecting ??= new Set()).add(nsp);
+    } else if (this.connectingOne === nsp) this.connectingOne = null;
     else this.connecting?.delete(nsp);
+  }
+
+  private isPending(nsp: string): boolean {
+    return this.connectingOne === nsp || this.connecting?.has(nsp) === true;
   }
 
   private route(packet: Packet): void {
     if (packet.type === PacketType.CONNECT) {
-      if (this.socketOf(packet.nsp) || this.connecting?.has(packet.nsp)) {
+      if (this.socketOf(packet.nsp) || this.isPending(packet.nsp)) {
         log.debug(`closing session ${this.conn.id}: second CONNECT to ${packet.nsp}`);
         this.conn.end('parse error');
         return;
@@ -189,7 +202,8 @@ export class Client implements EngineSocketListener {
   }
 }
 
-function closeIfIdle(client: Client): void {
+/** @internal `connectTimeout` passed since `client` opened: closed unless it joined a namespace. */
+export function closeIfIdle(client: Client): void {
   if (client.socketCount === 0) {
     log.debug(`closing session ${client.conn.id}: no namespace joined in time`);
     client.conn.close();

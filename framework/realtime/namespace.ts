@@ -1,5 +1,5 @@
 import { PacketType } from '../protocol/index.ts';
-import type { WirePacket } from '../engine/index.ts';
+import { EnginePacketType, type WirePacket } from '../engine/index.ts';
 import { createLogger } from '../util/logger.ts';
 import { InMemoryAdapter } from './adapter.ts';
 import { randomId } from '../util/random-id.ts';
@@ -52,6 +52,8 @@ export class Namespace {
   opener: Opener | null = null;
   private readonly middlewares: Middleware[] = [];
   private readonly connectionListeners: ConnectionListener[] = [];
+  /** The Engine.IO message carrying this namespace's CONNECT, up to its payload (`40/chat,`). */
+  private readonly connectPrefix: string;
 
   private get skipMiddlewaresOnRecovery(): boolean {
     const recovery = this.server.options.connectionStateRecovery;
@@ -63,6 +65,7 @@ export class Namespace {
     readonly name: string,
   ) {
     this.adapter = server.adapterFactory(this);
+    this.connectPrefix = `${EnginePacketType.MESSAGE}${PacketType.CONNECT}${name === '/' ? '' : `${name},`}`;
     const recovery = server.options.connectionStateRecovery;
     this.recovery = recovery ? new RecoveryLog(recovery.maxDisconnectionDuration, recovery.maxLoggedBytes) : null;
   }
@@ -241,8 +244,8 @@ export class Namespace {
       socket.since = socket.lastLogged = this.recovery.head;
     }
     // With recovery on, the reply carries the private id the client presents when it returns.
-    const reply = socket.pid === null ? { sid: socket.id } : { sid: socket.id, pid: socket.pid };
-    client.writePacket({ type: PacketType.CONNECT, nsp: this.name, data: reply });
+    const pid = socket.pid === null ? '' : `,"pid":${JSON.stringify(socket.pid)}`;
+    client.conn.write(`${this.connectPrefix}{"sid":${JSON.stringify(socket.id)}${pid}}`);
     if (missed) for (const message of missed) client.conn.write(message);
     const outbox = socket.outbox;
     socket.outbox = null;

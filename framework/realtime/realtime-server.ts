@@ -1,9 +1,10 @@
 import type { Server as HttpServer } from 'node:http';
 import { ENGINE_DEFAULTS, ENGINE_SCHEMA, EngineServer, type EngineOptions } from '../engine/index.ts';
 import { resolveOptions, type OptionSchema } from '../util/options.ts';
+import { Deadlines } from '../util/deadlines.ts';
 import type { BroadcastOperator } from './broadcast-operator.ts';
 import { InMemoryAdapter } from './adapter.ts';
-import { Client } from './client.ts';
+import { Client, closeIfIdle } from './client.ts';
 import { serveClientBundle } from './client-bundle.ts';
 import { RealtimeError } from './errors.ts';
 import { Namespace, type ConnectionListener, type Middleware } from './namespace.ts';
@@ -102,6 +103,8 @@ export class RealtimeServer {
   namespaceResolver: ((name: string, client: Client) => Namespace | undefined) | null = null;
   /** Makes each namespace's adapter; see {@link useAdapter}. */
   adapterFactory: (nsp: Namespace) => InMemoryAdapter = (nsp) => new InMemoryAdapter(nsp);
+  /** @internal Clients that have not joined a namespace yet, closed after `connectTimeout` (one timer for all). */
+  readonly joinDeadlines: Deadlines<Client>;
 
   constructor(options?: RealtimeOptions) {
     const resolved = resolveOptions('realtime', REALTIME_SCHEMA, REALTIME_DEFAULTS, options, (m) => new RealtimeError('ERR_REALTIME_OPTION', m));
@@ -109,6 +112,7 @@ export class RealtimeServer {
     this.engine = new EngineServer(engineOptions);
     const connectionStateRecovery = recovery === false ? false : { maxDisconnectionDuration: 120_000, skipMiddlewares: true, maxLoggedBytes: DEFAULT_MAX_LOGGED_BYTES, ...recovery };
     this.options = Object.freeze({ ...this.engine.options, connectTimeout, serveClient, maxAttachments, connectionStateRecovery });
+    this.joinDeadlines = new Deadlines<Client>(connectTimeout, closeIfIdle);
     this.engine.on('connection', (conn) => new Client(this, conn));
     this.of('/');
   }
@@ -172,6 +176,7 @@ export class RealtimeServer {
   /** Closes every connection (reason `server shutting down`) and detaches from the HTTP server. */
   close(): void {
     this.engine.close();
+    this.joinDeadlines.clear();
     for (const namespace of this.namespaces.values()) namespace.recovery?.close();
   }
 }

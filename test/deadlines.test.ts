@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { Deadlines, type Scheduled } from '../framework/util/deadlines.ts';
+
+class Item implements Scheduled {
+  deadlineAt = 0;
+  deadlinePrev: Scheduled | null = null;
+  deadlineNext: Scheduled | null = null;
+  deadlines: Deadlines<Item> | null = null;
+  constructor(readonly name: string) {}
+}
+
+function mockClock(t: TestContext): void {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
+}
+
+describe('Deadlines', () => {
+  it('expires items in the order they were added, each after the delay', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name));
+    const [a, b, c] = [new Item('a'), new Item('b'), new Item('c')];
+    queue.add(a);
+    t.mock.timers.tick(30);
+    queue.add(b);
+    queue.add(c);
+    assert.equal(queue.length, 3);
+    t.mock.timers.tick(69);
+    assert.deepEqual(expired, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(expired, ['a']);
+    assert.equal(a.deadlines, null, 'an expired item waits nowhere');
+    t.mock.timers.tick(29);
+    assert.deepEqual(expired, ['a']);
+    t.mock.timers.tick(1);
+    assert.deepEqual(expired, ['a', 'b', 'c']);
+    assert.equal(queue.length, 0);
+  });
+
+  it('adding an item again pushes it back; removing one (head, middle or tail) keeps the others due', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name));
+    const items = ['a', 'b', 'c', 'd', 'e'].map((name) => new Item(name));
+    for (const item of items) queue.add(item);
+    t.mock.timers.tick(50);
+    queue.add(items[0]!); // a is due at 150 now
+    queue.remove(items[2]!); // middle
+    queue.remove(items[4]!); // tail
+    queue.remove(items[4]!); // twice: nothing
+    assert.equal(queue.length, 3);
+    t.mock.timers.tick(50);
+    assert.deepEqual(expired, ['b', 'd']);
+    t.mock.timers.tick(50);
+    assert.deepEqual(expired, ['b', 'd', 'a']);
+    queue.remove(items[1]!); // expired already: waits nowhere
+    assert.equal(queue.length, 0);
+  });
+
+  it('moves an item between queues, and a handler may add it again', (t) => {
+    mockClock(t);
+    const log: string[] = [];
+    const pongs: Deadlines<Item> = new Deadlines<Item>(20, (item) => log.push(`timeout ${item.name}`));
+    const pings = new Deadlines<Item>(50, (item) => {
+      log.push(`ping ${item.name}`);
+      pongs.add(item);
+    });
+    const item = new Item('x');
+    pings.add(item);
+    t.mock.timers.tick(50);
+    assert.deepEqual(log, ['ping x']);
+    assert.equal(item.deadlines, pongs);
+    assert.equal(pings.length, 0);
+    t.mock.timers.tick(10);
+    pings.add(item); // the pong: back to waiting for the next ping
+    assert.equal(pongs.length, 0);
+    t.mock.timers.tick(49);
+    assert.deepEqual(log, ['ping x']);
+    t.mock.timers.tick(1);
+    t.mock.timers.tick(20);
+    assert.deepEqual(log, ['ping x', 'ping x', 'timeout x']);
+  });
+
+  it('a handler that throws is logged and the others still expire', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(10, (item) => {
+      if (item.name === 'bad') throw new Error('boom');
+      expired.push(item.name);
+    });
+    for (const name of ['a', 'bad', 'b']) queue.add(new Item(name));
+    t.mock.timers.tick(10);
+    assert.deepEqual(expired, ['a', 'b']);
+    queue.add(new Item('c'));
+    t.mock.timers.tick(10);
+    assert.deepEqual(expired, ['a', 'b', 'c'], 'the timer still works afterwards');
+  });
+
+  it('clear forgets everything without expiring it', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(10, (item) => expired.push(item.name));
+    const items = [new Item('a'), new Item('b')];
+    for (const item of items) queue.add(item);
+    queue.clear();
+    t.mock.timers.tick(100);
+    assert.deepEqual(expired, []);
+    assert.ok(items.every((item) => item.deadlines === null && item.deadlineNext === null));
+  });
+
+  it('refuses a delay that is not a whole number of ms of at least 1', () => {
+    for (const delay of [0, -5, 1.5, Number.NaN]) assert.throws(() => new Deadlines<Item>(delay, () => {}), RangeError);
+  });
+
+  it('does not keep the process waiting once empty (real timers)', async () => {
+    const queue = new Deadlines<Item>(5, () => {});
+    const done = new Promise<void>((resolve) => {
+      const q = new Deadlines<Item>(5, () => resolve());
+      q.add(new Item('a'));
+    });
+    queue.add(new Item('b'));
+    queue.remove(queue['head' as keyof typeof queue] as unknown as Item);
+    assert.equal(queue.length, 0);
+    assert.equal(queue['timer' as keyof typeof queue], null, 'no timer left behind');
+    await done;
+  });
+});
