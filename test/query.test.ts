@@ -42,9 +42,15 @@ describe('parseQuery', () => {
     }
   });
 
-  it('gives an object without a prototype', () => {
-    const query = parseQuery('/p?__proto__=x');
-    assert.equal(Object.getPrototypeOf(query), null);
+  it('gives an object that inherits nothing', () => {
+    const query = parseQuery('/p?__proto__=x&toString=y');
     assert.equal(query['__proto__'], 'x');
+    assert.equal(query['toString'], 'y');
+    assert.ok(!('hasOwnProperty' in query) && !('valueOf' in parseQuery('/p')), 'nothing of Object.prototype');
+    const prototype = Object.getPrototypeOf(query) as object;
+    assert.equal(Object.getPrototypeOf(prototype), null);
+    assert.deepEqual(Reflect.ownKeys(prototype), []);
+    assert.ok(Object.isFrozen(prototype), 'no parameter can be planted on the shared prototype');
+    assert.deepEqual(Object.keys(query), ['__proto__', 'toString']);
   });
 });

@@ -8,7 +8,7 @@ import { EngineSocket, heartbeatQueues, type EngineHandshake, type EngineSocketO
 import { ENGINE_HTTP_ERROR_MESSAGES, EngineError, EngineHttpError } from './errors.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions, type TransportName } from './options.ts';
 import { PollingTransport } from './transports/polling.ts';
-import { WebSocketTransport } from './transports/websocket.ts';
+import { SessionWebSocket, WebSocketTransport } from './transports/websocket.ts';
 
 const log = createLogger('engine');
 
@@ -50,6 +50,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
       maxPayload: this.options.maxPayload,
       perMessageDeflate: false,
       clientTracking: false,
+      WebSocket: SessionWebSocket,
     });
   }
 
@@ -156,7 +157,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     }
     if (query.sid !== undefined) {
       const client = this.clients.get(query.sid)!;
-      this.wss.handleUpgrade(req, socket, head, (ws) => client.beginUpgrade(new WebSocketTransport(ws)));
+      this.wss.handleUpgrade(req, socket, head, (ws) => client.beginUpgrade(new WebSocketTransport(ws as SessionWebSocket)));
       return;
     }
     if (this.options.allowRequest === null) {
@@ -185,7 +186,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     socket.cork();
     try {
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const transport = new WebSocketTransport(ws);
+        const transport = new WebSocketTransport(ws as SessionWebSocket);
         const session = this.open(req, query, transport);
         transport.send(session.openPacket());
         this.announce(session);
@@ -332,10 +333,17 @@ function newSid(): Sid {
   return randomId();
 }
 
+/**
+ * Query objects inherit nothing: a parameter named "__proto__" or "toString" is just a parameter.
+ * Their prototype is an empty, frozen object without a prototype, rather than none at all: V8
+ * keeps an `Object.create(null)` object in dictionary mode, a heavier shape every session kept.
+ */
+const QueryObject = function QueryObject() {} as unknown as new () => Query;
+QueryObject.prototype = Object.freeze(Object.create(null));
+
 /** First value of each query parameter of `url`. */
 export function parseQuery(url: string | undefined): Query {
-  // No prototype: a parameter named "__proto__" or "toString" is just a parameter.
-  const query: Query = Object.create(null);
+  const query = new QueryObject();
   if (!url) return query;
   const start = url.indexOf('?');
   if (start === -1) return query;

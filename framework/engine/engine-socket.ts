@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocket } from 'ws';
 import { Deadlines, type Scheduled } from '../util/deadlines.ts';
 import { createLogger } from '../util/logger.ts';
 import type { EngineCloseReason } from './errors.ts';
@@ -311,8 +312,8 @@ export class EngineSocket implements PollingTransportListener, Scheduled {
   private bindWebSocket(transport: WebSocketTransport): void {
     // Shared listener functions find their session through the websocket: no closures (and no
     // captured context) per connection.
-    const ws = transport.ws as WebSocketTransport['ws'] & { [SESSION]?: EngineSocket };
-    ws[SESSION] = this;
+    const ws = transport.ws;
+    ws.session = this;
     ws.on('message', onWsMessage);
     // ws emits 'close' exactly once: `on` spares the wrapper `once` would make per connection.
     ws.on('close', onWsClose);
@@ -427,20 +428,23 @@ function openPacketOf(sid: Sid, transport: 'polling' | 'websocket', options: Res
   return `${EnginePacketType.OPEN}{"sid":"${sid}"${tails[transport]}`;
 }
 
-const SESSION = Symbol('mojo.engineSession');
-type BoundWebSocket = WebSocketTransport['ws'] & { [SESSION]?: EngineSocket };
+// ws types listeners' `this` as its base class; ours are all SessionWebSockets (the server's WebSocket option).
+type AnyWebSocket = WebSocket;
 
-function onWsMessage(this: BoundWebSocket, data: Buffer, isBinary: boolean): void {
-  this[SESSION]?.fromWebSocket(this, data, isBinary);
+function onWsMessage(this: AnyWebSocket, data: Buffer, isBinary: boolean): void {
+  const ws = this as WebSocketTransport['ws'];
+  ws.session?.fromWebSocket(ws, data, isBinary);
 }
 
-function onWsClose(this: BoundWebSocket): void {
-  this[SESSION]?.webSocketEnded(this, 'transport close');
+function onWsClose(this: AnyWebSocket): void {
+  const ws = this as WebSocketTransport['ws'];
+  ws.session?.webSocketEnded(ws, 'transport close');
 }
 
-function onWsError(this: BoundWebSocket, err: Error): void {
-  log.debug(`session ${this[SESSION]?.id ?? '?'} websocket error: ${err.message}`);
-  this[SESSION]?.webSocketEnded(this, 'transport error');
+function onWsError(this: AnyWebSocket, err: Error): void {
+  const ws = this as WebSocketTransport['ws'];
+  log.debug(`session ${ws.session?.id ?? '?'} websocket error: ${err.message}`);
+  ws.session?.webSocketEnded(ws, 'transport error');
 }
 
 /**

@@ -1,6 +1,17 @@
 import * as wsModule from 'ws';
 import WebSocket from 'ws';
+import type { EngineSocket } from '../engine-socket.ts';
 import type { WirePacket } from '../packet.ts';
+
+/**
+ * The websockets our server accepts (ws's `WebSocket` option): a declared field for the session
+ * a websocket serves lets shared listener functions find it, where a property added later would
+ * change the object's shape and allocate on every connection.
+ */
+export class SessionWebSocket extends WebSocket {
+  /** @internal The session this websocket is the transport of (set when bound). */
+  session: EngineSocket | null = null;
+}
 
 /**
  * A message encoded once for many recipients (a broadcast). The websocket frame is built on first
@@ -38,7 +49,7 @@ const BINARY = Object.freeze({ binary: true });
 export class WebSocketTransport {
   readonly name = 'websocket' as const;
 
-  constructor(readonly ws: WebSocket) {}
+  constructor(readonly ws: SessionWebSocket) {}
 
   get writable(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
