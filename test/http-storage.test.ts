@@ -8,9 +8,9 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import cookieSignature from 'cookie-signature';
 import express from 'express';
 import session, { type SessionData } from 'express-session';
-import { signValue, unsignValue } from '../framework/http/cookies.ts';
+import { MAX_VERIFIED_COOKIES, rememberedCookies, signValue, unsignValue } from '../framework/http/cookies.ts';
 import { openDatabase, SCHEMA_VERSION, type Database } from '../framework/http/database.ts';
-import { SqliteSessionStore } from '../framework/http/session-store.ts';
+import { MAX_REMEMBERED_SESSIONS, SqliteSessionStore } from '../framework/http/session-store.ts';
 import { USER_ERRORS, UserError, UserStore, type UserErrorCode } from '../framework/http/users.ts';
 import { setLogSink } from '../framework/util/logger.ts';
 
@@ -121,6 +121,41 @@ describe('signed cookies', () => {
       assert.equal(unsignValue(forged, secrets), null, `ending in ${tail}`);
       assert.equal(unsignValue(signed.slice(0, -tail.length) + tail, secrets), null, `${tail} replacing the end`);
     }
+  });
+});
+
+describe('signed cookies remembered once verified', () => {
+  it('remembers a verified cookie and answers it the same; never a forged or malformed one', () => {
+    const secrets = ['memo-secret'];
+    const signed = signValue('alice', secrets);
+    assert.equal(rememberedCookies(secrets), 0);
+    assert.equal(unsignValue(signed, secrets), 'alice');
+    assert.equal(rememberedCookies(secrets), 1);
+    assert.equal(unsignValue(signed, secrets), 'alice', 'from memory');
+    // A copy from inside a longer header string, as a cookie parser hands it over.
+    const header = `x=1; session_id=${signed}; y=2`;
+    const at = header.indexOf('s:');
+    assert.equal(unsignValue(header.slice(at, at + signed.length), secrets), 'alice');
+    for (const bad of [`${signed.slice(0, -1)}A`, `${signed.slice(0, -1)}B`, 's:mallory.x', 'garbage', `${signed}\uD800`]) assert.equal(unsignValue(bad, secrets), null);
+    assert.equal(rememberedCookies(secrets), 1, 'nothing that failed is remembered');
+  });
+
+  it('does not vouch for a cookie under other secrets, nor after a secret left the list', () => {
+    const list = ['first', 'second'];
+    const old = signValue('bob', ['second']);
+    assert.equal(unsignValue(old, list), 'bob');
+    assert.equal(unsignValue(old, ['first']), null, 'another list does not share what this one verified');
+    list.pop(); // the list itself changed: "second" is rotated out
+    assert.equal(unsignValue(old, list), null);
+    assert.equal(rememberedCookies(list), 0);
+  });
+
+  it('remembers at most MAX_VERIFIED_COOKIES per list, dropping the oldest first', () => {
+    const secrets = ['bound-secret'];
+    const first = signValue('user-0', secrets);
+    for (let i = 0; i <= MAX_VERIFIED_COOKIES; i++) assert.equal(unsignValue(signValue(`user-${i}`, secrets), secrets), `user-${i}`);
+    assert.equal(rememberedCookies(secrets), MAX_VERIFIED_COOKIES);
+    assert.equal(unsignValue(first, secrets), 'user-0', 'a dropped cookie still verifies, the long way');
   });
 });
 
@@ -257,6 +292,76 @@ describe('SqliteSessionStore', () => {
     }
   });
 
+  it('remembers a live session it looked up, until anything could have changed it', async () => {
+    await call.set(store, 'a', sessionExpiringIn(60_000, { userId: 'alice' }));
+    await call.set(store, 'b', sessionExpiringIn(60_000, { userId: 'bob' }));
+    const remembered = store.getLiveSession('a');
+    assert.equal(store.getLiveSession('a'), remembered, 'the second lookup is answered from memory (the same object)');
+    assert.ok(Object.isFrozen(remembered));
+    const fresh = (check: () => void, change: string) => {
+      const before = store.getLiveSession('a');
+      check();
+      assert.notEqual(store.getLiveSession('a'), before, `${change}: looked up again`);
+    };
+    // The store's own writes to that session, and to every session.
+    fresh(() => store.touch('a', sessionExpiringIn(120_000), () => {}), 'touch');
+    fresh(() => store.set('a', sessionExpiringIn(60_000, { userId: 'carol' }), () => {}), 'set');
+    assert.equal(store.getLiveSession('a')?.userId, 'carol');
+    fresh(() => store.prune(), 'prune');
+    // A write to another session leaves this one remembered.
+    const kept = store.getLiveSession('a');
+    store.destroy('b', () => {});
+    assert.equal(store.getLiveSession('a'), kept);
+    // Other code writing on the same connection, to sessions or anything else.
+    fresh(() => db.prepare("UPDATE sessions SET data = json_set(data, '$.userId', 'dave') WHERE sid = 'a'").run(), 'an UPDATE by other code');
+    assert.equal(store.getLiveSession('a')?.userId, 'dave');
+    fresh(() => db.prepare("INSERT INTO users (id, password_hash, created_at) VALUES ('x', 'h', 0)").run(), 'a write to another table');
+    // Other code's write followed by one of the store's own (to another session) before the next lookup.
+    await call.set(store, 'c', sessionExpiringIn(60_000));
+    store.getLiveSession('a');
+    db.prepare("UPDATE sessions SET data = json_set(data, '$.userId', 'erin') WHERE sid = 'a'").run();
+    store.destroy('c', () => {});
+    assert.equal(store.getLiveSession('a')?.userId, 'erin');
+    db.prepare("DELETE FROM sessions WHERE sid = 'a'").run();
+    assert.equal(store.getLiveSession('a'), null, 'deleted by other code: gone at once');
+    store.destroy('a', () => {});
+  });
+
+  it('checks expiry on a remembered session', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    store.set('soon', sessionExpiringIn(1_000, { userId: 'alice' }), () => {});
+    assert.equal(store.getLiveSession('soon')?.userId, 'alice');
+    assert.equal(store.getLiveSession('soon')?.userId, 'alice');
+    t.mock.timers.tick(1_000);
+    assert.equal(store.getLiveSession('soon'), null);
+    assert.equal(rowCount(db), 0, 'and deleted');
+  });
+
+  it('remembers nothing read inside a transaction (a rollback changes no count)', () => {
+    const insert = db.prepare('INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?)');
+    assert.throws(() =>
+      db.transaction(() => {
+        insert.run('ghost', '{"userId":"eve"}', Date.now() + 60_000);
+        assert.equal(store.getLiveSession('ghost')?.userId, 'eve');
+        throw new Error('roll back');
+      })(),
+    );
+    assert.equal(store.getLiveSession('ghost'), null);
+  });
+
+  it('remembers at most MAX_REMEMBERED_SESSIONS sessions, dropping the oldest first', () => {
+    const insert = db.prepare('INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?)');
+    const until = Date.now() + 60_000;
+    db.transaction(() => {
+      for (let i = 0; i <= MAX_REMEMBERED_SESSIONS; i++) insert.run(`s${i}`, '{}', until);
+    })();
+    const first = store.getLiveSession('s0');
+    const second = store.getLiveSession('s1');
+    for (let i = 2; i <= MAX_REMEMBERED_SESSIONS; i++) store.getLiveSession(`s${i}`);
+    assert.equal(store.getLiveSession('s1'), second);
+    assert.notEqual(store.getLiveSession('s0'), first, 'the oldest was dropped');
+  });
+
   it('touch does not bring back an expired or unknown session', async () => {
     await call.set(store, 'gone', sessionExpiringIn(-1_000));
     await call.touch(store, 'gone', sessionExpiringIn(DAY));
@@ -312,6 +417,31 @@ describe('SqliteSessionStore', () => {
       secondStore.close();
       second.close();
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forgets what it remembered when another connection (another process) writes the file', () => {
+    const dir = tempDir();
+    const mine = openDatabase('sqlite:data/mojo.db', dir);
+    const theirs = openDatabase('sqlite:data/mojo.db', dir);
+    const myStore = new SqliteSessionStore(mine, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    const theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    try {
+      myStore.set('shared', sessionExpiringIn(DAY, { userId: 'alice' }));
+      const remembered = myStore.getLiveSession('shared');
+      assert.equal(myStore.getLiveSession('shared'), remembered);
+      theirStore.destroy('shared'); // a logout served by another worker
+      assert.equal(myStore.getLiveSession('shared'), null);
+      theirStore.set('shared', sessionExpiringIn(DAY, { userId: 'bob' }));
+      assert.equal(myStore.getLiveSession('shared')?.userId, 'bob');
+      theirs.prepare("UPDATE sessions SET data = '{\"userId\":\"carol\"}' WHERE sid = 'shared'").run();
+      assert.equal(myStore.getLiveSession('shared')?.userId, 'carol');
+    } finally {
+      myStore.close();
+      theirStore.close();
+      mine.close();
+      theirs.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

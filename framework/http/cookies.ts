@@ -15,6 +15,16 @@ const keys = new Map<string, KeyObject>();
 /** Secrets come from the config, so a handful at most; the bound only guards against a caller passing fresh ones. */
 const MAX_KEYS = 64;
 
+/**
+ * Signed values already verified, per list of secrets: a client reconnecting presents the same
+ * cookies again, and an HMAC (OpenSSL's setup of it, mostly) is most of what a realtime
+ * connection's identity costs. Only a cookie whose signature checked out is remembered, so a
+ * forged one always takes the full check. Oldest entries go first past the bound.
+ */
+const verified = new WeakMap<readonly string[], { secrets: string[]; values: Map<string, string> }>();
+/** At most this many cookies remembered per list of secrets (about 170 bytes each). */
+export const MAX_VERIFIED_COOKIES = 32_768;
+
 /** Scratch space for the timing-safe compare (synchronous, so one pair serves every call). */
 const expectedBytes = Buffer.alloc(SIGNATURE_LENGTH);
 const givenBytes = Buffer.alloc(SIGNATURE_LENGTH);
@@ -39,13 +49,25 @@ export function signValue(value: string, secrets: readonly string[]): string {
  * still verifies while it is listed), or null. Takes the cookie value as the cookie parser hands
  * it over (already URI-decoded). Never throws: a missing, malformed or forged cookie is simply
  * an anonymous visitor. Accepts exactly what cookie-signature's `unsign` accepts (express-session
- * reads the same cookie), comparing signatures in constant time.
+ * reads the same cookie), comparing signatures in constant time. Cookies that verified are
+ * remembered (up to {@link MAX_VERIFIED_COOKIES} per list of secrets), so a client presenting the
+ * same cookie again skips the HMAC; a change to the list starts the memory afresh.
  *
  * @example
  * unsignValue(req.cookies.logged_in, config.cookieSecret) ?? 'anonymous';
  */
 export function unsignValue(raw: string | undefined, secrets: readonly string[]): string | null {
   if (typeof raw !== 'string' || !raw.startsWith(SIGNED_PREFIX)) return null;
+  const cache = verifiedUnder(secrets);
+  const known = cache.get(raw);
+  if (known !== undefined) return known;
+  const value = verify(raw, secrets);
+  if (value !== null) remember(cache, raw);
+  return value;
+}
+
+/** The full check of {@link unsignValue}: the format, then the signature under each secret. */
+function verify(raw: string, secrets: readonly string[]): string | null {
   const dot = raw.lastIndexOf('.');
   // The signature has no dot, so the last one ends the value (which may hold dots of its own).
   if (dot < SIGNED_PREFIX.length || raw.length - dot - 1 !== SIGNATURE_LENGTH) return null;
@@ -59,6 +81,39 @@ export function unsignValue(raw: string | undefined, secrets: readonly string[])
     if (timingSafeEqual(expectedBytes, givenBytes)) return value;
   }
   return null;
+}
+
+/**
+ * The cache of cookies verified under exactly `secrets`: keyed by the list, and dropped when the
+ * list's contents changed since (a secret rotated out no longer vouches for anything).
+ */
+function verifiedUnder(secrets: readonly string[]): Map<string, string> {
+  let entry = verified.get(secrets);
+  if (entry === undefined || !sameList(entry.secrets, secrets)) {
+    entry = { secrets: [...secrets], values: new Map() };
+    verified.set(secrets, entry);
+  }
+  return entry.values;
+}
+
+/** @internal How many verified cookies are remembered under `secrets` (for tests). */
+export function rememberedCookies(secrets: readonly string[]): number {
+  const entry = verified.get(secrets);
+  return entry !== undefined && sameList(entry.secrets, secrets) ? entry.values.size : 0;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Remembers a verified cookie under a private copy of its text (the raw one is often a slice of a whole Cookie header). */
+function remember(cache: Map<string, string>, raw: string): void {
+  if (cache.size >= MAX_VERIFIED_COOKIES) cache.delete(cache.keys().next().value!);
+  // JSON round-trips any string exactly, lone surrogates included, into a string of its own.
+  const key = JSON.parse(JSON.stringify(raw)) as string;
+  cache.set(key, key.slice(SIGNED_PREFIX.length, key.lastIndexOf('.')));
 }
 
 /** cookie-signature's signature of `value` (base64 HMAC-SHA256 without its `=` padding), with a key made once. */

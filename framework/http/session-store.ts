@@ -22,6 +22,9 @@ export interface SqliteSessionStoreOptions {
 
 const DEFAULT_PRUNE_INTERVAL_MS = 15 * 60_000;
 
+/** At most this many live-session lookups remembered (see {@link SqliteSessionStore.getLiveSession}). */
+export const MAX_REMEMBERED_SESSIONS = 32_768;
+
 interface SessionRow {
   data: string;
   expires: number;
@@ -52,6 +55,15 @@ export class SqliteSessionStore extends session.Store {
   readonly #deleteAll;
   readonly #countLive;
   readonly #touch;
+  readonly #db: Database;
+  readonly #dataVersion;
+  readonly #totalChanges;
+  /** Live-session lookups, valid while nothing but this store wrote to the database. */
+  readonly #live = new Map<string, LiveSessionRow>();
+  /** `PRAGMA data_version` when {@link #live} was last checked: other connections' commits change it. */
+  #liveVersion = -1;
+  /** `total_changes()` after this store's last write: writes by others on this connection change it. */
+  #liveChanges = -1;
 
   constructor(db: Database, options: SqliteSessionStoreOptions) {
     super();
@@ -80,6 +92,9 @@ export class SqliteSessionStore extends session.Store {
     this.#touch = db.prepare<[number, string, string, number]>(
       "UPDATE sessions SET expires = ?, data = json_set(data, '$.cookie', json(?)) WHERE sid = ? AND expires > ?",
     );
+    this.#db = db;
+    this.#dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+    this.#totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
     if (pruneIntervalMs > 0) {
       this.#pruneTimer = setInterval(() => {
         try {
@@ -113,7 +128,7 @@ export class SqliteSessionStore extends session.Store {
     const row = this.#select.get(sid);
     if (!row) return null;
     if (row.expires <= Date.now()) {
-      this.#delete.run(sid);
+      this.#wrote(this.#delete.run(sid).changes, sid);
       return null;
     }
     try {
@@ -123,7 +138,7 @@ export class SqliteSessionStore extends session.Store {
       return data;
     } catch (err) {
       log.warn(`session ${sid} held unreadable data and was dropped`, err);
-      this.#delete.run(sid);
+      this.#wrote(this.#delete.run(sid).changes, sid);
       return null;
     }
   }
@@ -132,21 +147,44 @@ export class SqliteSessionStore extends session.Store {
    * {@link getSync} reduced to the session's login, read in SQL instead of parsing the session:
    * the same sessions are live (an expired one is deleted, unreadable data is dropped).
    *
+   * What it finds is remembered (up to {@link MAX_REMEMBERED_SESSIONS} sessions), for clients
+   * that reconnect: a realtime connection looks its session up every time it opens. It is never
+   * stale: the store forgets a session it writes, and forgets everything when the database was
+   * written by anyone else, another connection (`PRAGMA data_version`, e.g. another process on
+   * the same file) or other code on this one (`total_changes()`, e.g. `DELETE FROM sessions`).
+   * Expiry is checked on every lookup.
+   *
    * @example
    * const loggedIn = store.getLiveSession(sessionId)?.userId === claimedUser;
    */
   getLiveSession(sid: string): LiveSession | null {
-    let row: LiveSessionRow | undefined;
-    try {
-      row = this.#selectLive.get(sid);
-    } catch {
-      // Data SQLite cannot read as JSON: getSync logs and drops it as it always has.
-      const data = this.getSync(sid);
-      return data && { userId: typeof data.userId === 'string' ? data.userId : null };
+    const live = this.#live;
+    const version = this.#dataVersion.get()!;
+    const changes = this.#totalChanges.get()!;
+    if (version !== this.#liveVersion || changes !== this.#liveChanges) {
+      live.clear();
+      this.#liveVersion = version;
+      this.#liveChanges = changes;
     }
-    if (!row) return null;
+    let row = live.get(sid);
+    if (row === undefined) {
+      try {
+        row = this.#selectLive.get(sid);
+      } catch {
+        // Data SQLite cannot read as JSON: getSync logs and drops it as it always has.
+        const data = this.getSync(sid);
+        return data && { userId: typeof data.userId === 'string' ? data.userId : null };
+      }
+      if (!row) return null;
+      // Inside a transaction what was read may yet be rolled back, which changes no count.
+      if (!this.#db.inTransaction) {
+        if (live.size >= MAX_REMEMBERED_SESSIONS) live.delete(live.keys().next().value!);
+        // A key of its own: `sid` is often a slice of a whole Cookie header.
+        live.set(JSON.parse(JSON.stringify(sid)) as string, Object.freeze(row));
+      }
+    }
     if (row.expires <= Date.now()) {
-      this.#delete.run(sid);
+      this.#wrote(this.#delete.run(sid).changes, sid);
       return null;
     }
     return row;
@@ -155,14 +193,14 @@ export class SqliteSessionStore extends session.Store {
   /** Saves `session` under `sid`, expiring with its cookie (or after the default max age). */
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
-      this.#upsert.run(sid, JSON.stringify(sess), this.#expiryOf(sess));
+      this.#wrote(this.#upsert.run(sid, JSON.stringify(sess), this.#expiryOf(sess)).changes, sid);
     });
   }
 
   /** Deletes the session `sid` (logout, regenerate). */
   override destroy(sid: string, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
-      this.#delete.run(sid);
+      this.#wrote(this.#delete.run(sid).changes, sid);
     });
   }
 
@@ -170,14 +208,14 @@ export class SqliteSessionStore extends session.Store {
   override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
       const now = Date.now();
-      this.#touch.run(this.#expiryOf(sess, now), JSON.stringify(sess.cookie ?? {}), sid, now);
+      this.#wrote(this.#touch.run(this.#expiryOf(sess, now), JSON.stringify(sess.cookie ?? {}), sid, now).changes, sid);
     });
   }
 
   /** Deletes every session: everyone is logged out. */
   override clear(callback?: (err?: unknown) => void): void {
     reply(callback, () => {
-      this.#deleteAll.run();
+      this.#wrote(this.#deleteAll.run().changes, null);
     });
   }
 
@@ -195,6 +233,7 @@ export class SqliteSessionStore extends session.Store {
    */
   prune(): number {
     const { changes } = this.#deleteExpired.run(Date.now());
+    this.#wrote(changes, null);
     if (changes > 0) log.debug(`pruned ${changes} expired session(s)`);
     return changes;
   }
@@ -208,6 +247,18 @@ export class SqliteSessionStore extends session.Store {
   close(): void {
     clearInterval(this.#pruneTimer);
     this.#pruneTimer = undefined;
+  }
+
+  /**
+   * After a write of this store that changed `changes` rows: forgets session `sid` (every
+   * session when null), and notes the connection's change count, unless someone else wrote
+   * since the last note: then nothing remembered can be trusted.
+   */
+  #wrote(changes: number, sid: string | null): void {
+    const total = this.#totalChanges.get()!;
+    if (sid === null || total - changes !== this.#liveChanges) this.#live.clear();
+    else this.#live.delete(sid);
+    this.#liveChanges = total;
   }
 
   #expiryOf(sess: SessionData, now = Date.now()): number {
