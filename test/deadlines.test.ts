@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { Deadlines, type Scheduled } from '../framework/util/deadlines.ts';
+import { setLogSink } from '../framework/util/logger.ts';
 
 class Item implements Scheduled {
   deadlineAt = 0;
@@ -83,6 +84,9 @@ describe('Deadlines', () => {
 
   it('a handler that throws is logged and the others still expire', (t) => {
     mockClock(t);
+    const logged: string[] = [];
+    const previous = setLogSink((level, _scope, message) => logged.push(`${level} ${message}`));
+    t.after(() => setLogSink(previous));
     const expired: string[] = [];
     const queue = new Deadlines<Item>(10, (item) => {
       if (item.name === 'bad') throw new Error('boom');
@@ -91,6 +95,7 @@ describe('Deadlines', () => {
     for (const name of ['a', 'bad', 'b']) queue.add(new Item(name));
     t.mock.timers.tick(10);
     assert.deepEqual(expired, ['a', 'b']);
+    assert.deepEqual(logged, ['error a deadline handler threw']);
     queue.add(new Item('c'));
     t.mock.timers.tick(10);
     assert.deepEqual(expired, ['a', 'b', 'c'], 'the timer still works afterwards');
