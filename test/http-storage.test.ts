@@ -327,6 +327,64 @@ describe('SqliteSessionStore', () => {
     store.destroy('a', () => {});
   });
 
+  it('remembers what it writes: the lookup after a page load asks SQLite nothing', () => {
+    // The store's statements, wrapped to count how often the login query runs.
+    let lookups = 0;
+    const counted = new Proxy(db, {
+      get(target, key) {
+        if (key !== 'prepare') {
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return (sql: string) => {
+          const statement = target.prepare(sql);
+          if (!sql.includes('json_type')) return statement;
+          return new Proxy(statement, {
+            get(st, k) {
+              if (k === 'get') return (...args: unknown[]) => (lookups++, (st.get as (...a: unknown[]) => unknown)(...args));
+              const value = Reflect.get(st, k) as unknown;
+              return typeof value === 'function' ? value.bind(st) : value;
+            },
+          });
+        };
+      },
+    });
+    const watched = new SqliteSessionStore(counted, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    try {
+      watched.set('first', sessionExpiringIn(60_000)); // the first write has no count to compare with
+      watched.set('page', sessionExpiringIn(60_000, { userId: 'alice' }));
+      watched.set('anon', sessionExpiringIn(60_000, { userId: null }));
+      assert.equal(watched.getLiveSession('page')?.userId, 'alice');
+      assert.equal(watched.getLiveSession('anon')?.userId, null);
+      assert.equal(lookups, 0, 'both answered from what was written');
+      watched.touch('page', sessionExpiringIn(120_000));
+      const touched = watched.getLiveSession('page');
+      assert.equal(lookups, 0, 'a touch updates the remembered expiry');
+      assert.equal(touched?.userId, 'alice');
+      assert.equal(touched && 'expires' in touched ? touched.expires : 0, rowExpiry(db, 'page'));
+      // A login only SQLite can read (an object with toJSON) is looked up, and read as SQLite reads it.
+      watched.set('odd', sessionExpiringIn(60_000, { userId: { toJSON: () => 'mallory' } }));
+      assert.equal(watched.getLiveSession('odd')?.userId, 'mallory');
+      assert.equal(lookups, 1);
+      // Written inside a transaction that rolls back: not remembered.
+      assert.throws(() =>
+        db.transaction(() => {
+          watched.set('rolled', sessionExpiringIn(60_000, { userId: 'eve' }));
+          throw new Error('roll back');
+        })(),
+      );
+      assert.equal(watched.getLiveSession('rolled'), null);
+      // Another writer between two of the store's writes: what the second wrote is not trusted either.
+      db.prepare("INSERT INTO users (id, password_hash, created_at) VALUES ('w', 'h', 0)").run();
+      watched.set('after', sessionExpiringIn(60_000, { userId: 'frank' }));
+      const before = lookups;
+      assert.equal(watched.getLiveSession('after')?.userId, 'frank');
+      assert.equal(lookups, before + 1);
+    } finally {
+      watched.close();
+    }
+  });
+
   it('checks expiry on a remembered session', (t) => {
     t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     store.set('soon', sessionExpiringIn(1_000, { userId: 'alice' }), () => {});
@@ -437,6 +495,12 @@ describe('SqliteSessionStore', () => {
       assert.equal(myStore.getLiveSession('shared')?.userId, 'bob');
       theirs.prepare("UPDATE sessions SET data = '{\"userId\":\"carol\"}' WHERE sid = 'shared'").run();
       assert.equal(myStore.getLiveSession('shared')?.userId, 'carol');
+      // Their logout, then a write of ours (to another session) before our next lookup.
+      assert.equal(myStore.getLiveSession('shared')?.userId, 'carol');
+      theirStore.destroy('shared');
+      myStore.set('mine', sessionExpiringIn(DAY, { userId: 'dave' }));
+      assert.equal(myStore.getLiveSession('shared'), null, 'not answered from before their write');
+      assert.equal(myStore.getLiveSession('mine')?.userId, 'dave');
     } finally {
       myStore.close();
       theirStore.close();
@@ -464,7 +528,9 @@ describe('SqliteSessionStore', () => {
       const setCookie = first.headers.get('set-cookie') ?? '';
       const raw = decodeURIComponent(/session_id=([^;]+)/.exec(setCookie)?.[1] ?? '');
       assert.equal(unsignValue(raw, secrets), sid);
-      assert.equal(store.getSync(sid)?.cookie.originalMaxAge, 60_000);
+      // express-session derives originalMaxAge from `expires - Date.now()`: a millisecond may pass in between.
+      const originalMaxAge = store.getSync(sid)?.cookie.originalMaxAge ?? 0;
+      assert.ok(originalMaxAge > 59_000 && originalMaxAge <= 60_000, `originalMaxAge ${originalMaxAge}`);
       const second = await fetch(base, { headers: { cookie: setCookie.split(';')[0]! } });
       assert.deepEqual(await second.json(), { views: 2, sid });
     } finally {

@@ -147,8 +147,9 @@ export class SqliteSessionStore extends session.Store {
    * {@link getSync} reduced to the session's login, read in SQL instead of parsing the session:
    * the same sessions are live (an expired one is deleted, unreadable data is dropped).
    *
-   * What it finds is remembered (up to {@link MAX_REMEMBERED_SESSIONS} sessions), for clients
-   * that reconnect: a realtime connection looks its session up every time it opens. It is never
+   * What it finds, and what `set` and `touch` write, is remembered (up to
+   * {@link MAX_REMEMBERED_SESSIONS} sessions): a realtime connection looks its session up every
+   * time it opens, usually right after a page load wrote it or when reconnecting. It is never
    * stale: the store forgets a session it writes, and forgets everything when the database was
    * written by anyone else, another connection (`PRAGMA data_version`, e.g. another process on
    * the same file) or other code on this one (`total_changes()`, e.g. `DELETE FROM sessions`).
@@ -177,11 +178,7 @@ export class SqliteSessionStore extends session.Store {
       }
       if (!row) return null;
       // Inside a transaction what was read may yet be rolled back, which changes no count.
-      if (!this.#db.inTransaction) {
-        if (live.size >= MAX_REMEMBERED_SESSIONS) live.delete(live.keys().next().value!);
-        // A key of its own: `sid` is often a slice of a whole Cookie header.
-        live.set(JSON.parse(JSON.stringify(sid)) as string, Object.freeze(row));
-      }
+      if (!this.#db.inTransaction) this.#remember(sid, row);
     }
     if (row.expires <= Date.now()) {
       this.#wrote(this.#delete.run(sid).changes, sid);
@@ -193,7 +190,11 @@ export class SqliteSessionStore extends session.Store {
   /** Saves `session` under `sid`, expiring with its cookie (or after the default max age). */
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
-      this.#wrote(this.#upsert.run(sid, JSON.stringify(sess), this.#expiryOf(sess)).changes, sid);
+      const expires = this.#expiryOf(sess);
+      const { changes } = this.#upsert.run(sid, JSON.stringify(sess), expires);
+      // A page load usually comes before its realtime connection: what was written is what it will look up.
+      const userId = loginOf(sess);
+      this.#wrote(changes, sid, userId === undefined ? undefined : { userId, expires });
     });
   }
 
@@ -208,7 +209,11 @@ export class SqliteSessionStore extends session.Store {
   override touch(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
       const now = Date.now();
-      this.#wrote(this.#touch.run(this.#expiryOf(sess, now), JSON.stringify(sess.cookie ?? {}), sid, now).changes, sid);
+      const expires = this.#expiryOf(sess, now);
+      const { changes } = this.#touch.run(expires, JSON.stringify(sess.cookie ?? {}), sid, now);
+      // Only the expiry changed: a remembered login stays what it was.
+      const known = this.#live.get(sid);
+      this.#wrote(changes, sid, changes === 1 && known !== undefined ? { userId: known.userId, expires } : undefined);
     });
   }
 
@@ -252,13 +257,32 @@ export class SqliteSessionStore extends session.Store {
   /**
    * After a write of this store that changed `changes` rows: forgets session `sid` (every
    * session when null), and notes the connection's change count, unless someone else wrote
-   * since the last note: then nothing remembered can be trusted.
+   * since the last note: then nothing remembered can be trusted. `row`, when given, is what the
+   * write left for `sid`; it is remembered only when nothing but this write changed anything
+   * (no other writer, no trigger) and no transaction could still roll it back.
    */
-  #wrote(changes: number, sid: string | null): void {
+  #wrote(changes: number, sid: string | null, row?: LiveSessionRow): void {
     const total = this.#totalChanges.get()!;
-    if (sid === null || total - changes !== this.#liveChanges) this.#live.clear();
+    const alone = total - changes === this.#liveChanges;
+    if (sid === null || !alone) this.#live.clear();
     else this.#live.delete(sid);
     this.#liveChanges = total;
+    if (row === undefined || sid === null || !alone || this.#db.inTransaction) return;
+    // Remembered from here on against the database as it is now: other connections' commits
+    // since the last look invalidate what was remembered before.
+    const version = this.#dataVersion.get()!;
+    if (version !== this.#liveVersion) {
+      this.#live.clear();
+      this.#liveVersion = version;
+    }
+    this.#remember(sid, row);
+  }
+
+  #remember(sid: string, row: LiveSessionRow): void {
+    const live = this.#live;
+    if (live.size >= MAX_REMEMBERED_SESSIONS) live.delete(live.keys().next().value!);
+    // A key of its own: `sid` is often a slice of a whole Cookie header.
+    live.set(JSON.parse(JSON.stringify(sid)) as string, Object.freeze(row));
   }
 
   #expiryOf(sess: SessionData, now = Date.now()): number {
@@ -270,6 +294,17 @@ export class SqliteSessionStore extends session.Store {
     if (typeof cookie?.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return now + cookie.maxAge;
     return now + this.#maxAgeMs;
   }
+}
+
+/**
+ * The login `getLiveSession` will read back for `sess` once stored as JSON (a string `userId`,
+ * else null), or undefined when only SQLite can tell (an object, whose `toJSON` might give text).
+ */
+function loginOf(sess: SessionData): string | null | undefined {
+  const userId = (sess as { userId?: unknown }).userId;
+  if (typeof userId === 'string') return userId;
+  if (userId === undefined || userId === null || typeof userId === 'number' || typeof userId === 'boolean') return null;
+  return undefined;
 }
 
 /**
