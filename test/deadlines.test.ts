@@ -11,6 +11,7 @@ class Item implements Scheduled {
   constructor(readonly name: string) {}
 }
 
+/** Mocked timers and Date; the queues under test read Date.now as their clock (by default they read a monotonic one, which cannot be mocked). */
 function mockClock(t: TestContext): void {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000_000 });
 }
@@ -19,7 +20,7 @@ describe('Deadlines', () => {
   it('expires items in the order they were added, each after the delay', (t) => {
     mockClock(t);
     const expired: string[] = [];
-    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name));
+    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name), Date.now);
     const [a, b, c] = [new Item('a'), new Item('b'), new Item('c')];
     queue.add(a);
     t.mock.timers.tick(30);
@@ -41,7 +42,7 @@ describe('Deadlines', () => {
   it('adding an item again pushes it back; removing one (head, middle or tail) keeps the others due', (t) => {
     mockClock(t);
     const expired: string[] = [];
-    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name));
+    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name), Date.now);
     const items = ['a', 'b', 'c', 'd', 'e'].map((name) => new Item(name));
     for (const item of items) queue.add(item);
     t.mock.timers.tick(50);
@@ -61,11 +62,15 @@ describe('Deadlines', () => {
   it('moves an item between queues, and a handler may add it again', (t) => {
     mockClock(t);
     const log: string[] = [];
-    const pongs: Deadlines<Item> = new Deadlines<Item>(20, (item) => log.push(`timeout ${item.name}`));
-    const pings = new Deadlines<Item>(50, (item) => {
-      log.push(`ping ${item.name}`);
-      pongs.add(item);
-    });
+    const pongs: Deadlines<Item> = new Deadlines<Item>(20, (item) => log.push(`timeout ${item.name}`), Date.now);
+    const pings = new Deadlines<Item>(
+      50,
+      (item) => {
+        log.push(`ping ${item.name}`);
+        pongs.add(item);
+      },
+      Date.now,
+    );
     const item = new Item('x');
     pings.add(item);
     t.mock.timers.tick(50);
@@ -88,10 +93,14 @@ describe('Deadlines', () => {
     const previous = setLogSink((level, _scope, message) => logged.push(`${level} ${message}`));
     t.after(() => setLogSink(previous));
     const expired: string[] = [];
-    const queue = new Deadlines<Item>(10, (item) => {
-      if (item.name === 'bad') throw new Error('boom');
-      expired.push(item.name);
-    });
+    const queue = new Deadlines<Item>(
+      10,
+      (item) => {
+        if (item.name === 'bad') throw new Error('boom');
+        expired.push(item.name);
+      },
+      Date.now,
+    );
     for (const name of ['a', 'bad', 'b']) queue.add(new Item(name));
     t.mock.timers.tick(10);
     assert.deepEqual(expired, ['a', 'b']);
@@ -104,7 +113,7 @@ describe('Deadlines', () => {
   it('clear forgets everything without expiring it', (t) => {
     mockClock(t);
     const expired: string[] = [];
-    const queue = new Deadlines<Item>(10, (item) => expired.push(item.name));
+    const queue = new Deadlines<Item>(10, (item) => expired.push(item.name), Date.now);
     const items = [new Item('a'), new Item('b')];
     for (const item of items) queue.add(item);
     queue.clear();
@@ -115,6 +124,21 @@ describe('Deadlines', () => {
 
   it('refuses a delay that is not a whole number of ms of at least 1', () => {
     for (const delay of [0, -5, 1.5, Number.NaN]) assert.throws(() => new Deadlines<Item>(delay, () => {}), RangeError);
+  });
+
+  it('runs on a monotonic clock by default: a wall clock set back does not hold items back (real timers)', async (t) => {
+    // Date set back an hour: a queue reading Date.now would wait an hour more.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() - 3_600_000 });
+    let queue: Deadlines<Item> | undefined;
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await new Promise<string>((resolve) => {
+      queue = new Deadlines<Item>(20, () => resolve('expired'));
+      queue.add(new Item('a'));
+      guard = setTimeout(resolve, 2_000, 'still waiting after 2 s');
+    });
+    clearTimeout(guard);
+    queue!.clear();
+    assert.equal(outcome, 'expired');
   });
 
   it('does not keep the process waiting once empty (real timers)', async () => {

@@ -7,7 +7,7 @@ const log = createLogger('deadlines');
  * fields instead of allocating anything per item. An item starts with them 0 and null.
  */
 export interface Scheduled {
-  /** When the item is due (ms since the epoch); meaningful while `deadlines` is set. */
+  /** When the item is due (on its queue's clock, ms); meaningful while `deadlines` is set. */
   deadlineAt: number;
   deadlinePrev: Scheduled | null;
   deadlineNext: Scheduled | null;
@@ -41,6 +41,11 @@ export class Deadlines<T extends Scheduled> {
     /** How long every item waits (ms). */
     readonly delay: number,
     private readonly expire: (item: T) => void,
+    /**
+     * The clock (ms). Monotonic by default, as Node's timers are: a wall clock set back would
+     * hold every item back as long.
+     */
+    private readonly now: () => number = monotonicNow,
   ) {
     if (!Number.isInteger(delay) || delay < 1) throw new RangeError(`Deadlines: delay must be a whole number of ms, at least 1, got ${String(delay)}`);
   }
@@ -53,7 +58,7 @@ export class Deadlines<T extends Scheduled> {
   /** Schedules `item` `delay` ms from now, taking it out of whatever queue it waited in. */
   add(item: T): void {
     if (item.deadlines !== null) item.deadlines.remove(item);
-    item.deadlineAt = Date.now() + this.delay;
+    item.deadlineAt = this.now() + this.delay;
     item.deadlines = this;
     item.deadlinePrev = this.tail;
     item.deadlineNext = null;
@@ -94,7 +99,7 @@ export class Deadlines<T extends Scheduled> {
   /** @internal The timer: expires what is due, then waits for the next. */
   fire(): void {
     this.timer = null;
-    const now = Date.now();
+    const now = this.now();
     let item = this.head;
     while (item !== null && item.deadlineAt <= now) {
       this.remove(item);
@@ -108,6 +113,10 @@ export class Deadlines<T extends Scheduled> {
     // A handler may have added items (and armed the timer) already.
     if (item !== null && this.timer === null) this.arm(item.deadlineAt - now);
   }
+}
+
+function monotonicNow(): number {
+  return performance.now();
 }
 
 function fire(deadlines: Deadlines<any>): void {
