@@ -8,7 +8,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import cookieSignature from 'cookie-signature';
 import express from 'express';
 import session, { type SessionData } from 'express-session';
-import { MAX_VERIFIED_COOKIES, rememberedCookies, signValue, unsignValue } from '../framework/http/cookies.ts';
+import { MAX_VERIFIED_COOKIES, rememberedCookies, rememberSessionCookies, signValue, unsignValue } from '../framework/http/cookies.ts';
 import { openDatabase, SCHEMA_VERSION, type Database } from '../framework/http/database.ts';
 import { MAX_REMEMBERED_SESSIONS, SqliteSessionStore } from '../framework/http/session-store.ts';
 import { USER_ERRORS, UserError, UserStore, type UserErrorCode } from '../framework/http/users.ts';
@@ -127,7 +127,8 @@ describe('signed cookies', () => {
 describe('signed cookies remembered once verified', () => {
   it('remembers a verified cookie and answers it the same; never a forged or malformed one', () => {
     const secrets = ['memo-secret'];
-    const signed = signValue('alice', secrets);
+    // Signed by cookie-signature, not signValue (which would remember what it signs).
+    const signed = `s:${cookieSignature.sign('alice', secrets[0]!)}`;
     assert.equal(rememberedCookies(secrets), 0);
     assert.equal(unsignValue(signed, secrets), 'alice');
     assert.equal(rememberedCookies(secrets), 1);
@@ -138,6 +139,65 @@ describe('signed cookies remembered once verified', () => {
     assert.equal(unsignValue(header.slice(at, at + signed.length), secrets), 'alice');
     for (const bad of [`${signed.slice(0, -1)}A`, `${signed.slice(0, -1)}B`, 's:mallory.x', 'garbage', `${signed}\uD800`]) assert.equal(unsignValue(bad, secrets), null);
     assert.equal(rememberedCookies(secrets), 1, 'nothing that failed is remembered');
+  });
+
+  it('remembers what it signed itself', () => {
+    const secrets = ['own-secret'];
+    const signed = signValue('carol', secrets);
+    assert.equal(rememberedCookies(secrets), 1, 'signed here, so it verifies');
+    assert.equal(unsignValue(signed, secrets), 'carol');
+    assert.equal(rememberedCookies(secrets), 1);
+  });
+
+  it('remembers the session cookie express-session sets, never one the app set in its name', async () => {
+    const secrets = ['session-memo-secret'];
+    const app = express();
+    app.use(rememberSessionCookies(session({ secret: [...secrets], name: 'session_id', resave: false, saveUninitialized: true }), 'session_id', secrets));
+    // A route that sets a cookie of the session's name itself, with a signature it made up.
+    const forgedFor = (sid: string) => `s:${sid}.${'A'.repeat(43)}`;
+    app.get('/forge', (req, res) => {
+      res.cookie('session_id', forgedFor(req.sessionID));
+      res.send('forged');
+    });
+    app.get('/forge-in-head', (req, res) => {
+      res.writeHead(200, { 'Set-Cookie': `session_id=${encodeURIComponent(forgedFor(req.sessionID))}` });
+      res.end('forged');
+    });
+    app.get('/', (req, res) => res.send(req.sessionID));
+    const server = app.listen(0);
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cookiesOf = (response: Response) => response.headers.getSetCookie().map((line) => decodeURIComponent(line.slice('session_id='.length, line.indexOf(';'))));
+    try {
+      // A new visitor: express-session sets the cookie, and it is remembered.
+      const first = await fetch(`${base}/`);
+      const sid = await first.text();
+      const [cookie] = cookiesOf(first);
+      assert.equal(rememberedCookies(secrets), 1);
+      assert.equal(unsignValue(cookie, secrets), sid);
+      assert.equal(cookieSignature.unsign(cookie!.slice(2), secrets[0]!), sid, 'what was remembered is a genuine signature');
+
+      // The visitor again, unchanged session: express-session sets nothing, the route's forgery is not remembered.
+      const again = await fetch(`${base}/forge`, { headers: { cookie: `session_id=${encodeURIComponent(cookie!)}` } });
+      assert.deepEqual(cookiesOf(again), [forgedFor(sid)]);
+      assert.equal(rememberedCookies(secrets), 1);
+      assert.equal(unsignValue(forgedFor(sid), secrets), null);
+
+      // A new visitor on that route: express-session's own cookie comes last and is remembered, the forgery is not.
+      const fresh = await fetch(`${base}/forge`);
+      const [forged, genuine] = cookiesOf(fresh);
+      assert.equal(rememberedCookies(secrets), 2);
+      assert.equal(unsignValue(forged, secrets), null);
+      assert.equal(unsignValue(genuine, secrets), forged!.slice(2, forged!.lastIndexOf('.')));
+
+      // Headers handed to writeHead itself: what express-session added is not known, nothing is remembered.
+      const inHead = await fetch(`${base}/forge-in-head`);
+      assert.ok(cookiesOf(inHead).length >= 1);
+      assert.equal(rememberedCookies(secrets), 2);
+      for (const value of cookiesOf(inHead)) if (value.endsWith('A'.repeat(43))) assert.equal(unsignValue(value, secrets), null);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('does not vouch for a cookie under other secrets, nor after a secret left the list', () => {

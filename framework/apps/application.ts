@@ -9,7 +9,7 @@ import { resolveConfig, type MojoConfig, type ResolvedConfig } from '../config.t
 import { LOGIN_COOKIE, SESSION_COOKIE } from '../http/auth.ts';
 import type { LiveSession, MojoContext, MojoSessionStore } from '../http/context.ts';
 import { RedisSessionStore } from '../http/redis-session-store.ts';
-import { unsignValue } from '../http/cookies.ts';
+import { rememberSessionCookies, unsignValue } from '../http/cookies.ts';
 import { verifyCsrf } from '../http/csrf.ts';
 import { openDatabase } from '../http/database.ts';
 import { errorHandler, notFound } from '../http/errors.ts';
@@ -96,15 +96,20 @@ export class MojoApplication {
     app.use('/static', refuseTraversal);
     for (const loaded of apps) if (loaded.staticDir) app.use(`/static/${loaded.name}`, express.static(loaded.staticDir, { dotfiles: 'ignore', index: false }));
     if (existsSync(paths.static)) app.use('/static', express.static(paths.static, { dotfiles: 'ignore', index: false }));
+    // The session cookie set is remembered as verified: the page's realtime connection skips the HMAC.
     app.use(
-      session({
-        name: SESSION_COOKIE,
-        secret: [...config.cookieSecret],
-        store: sessions,
-        resave: false,
-        saveUninitialized: true,
-        cookie: { httpOnly: true, sameSite: 'lax', secure: config.session.secure, maxAge: maxAgeMs },
-      }),
+      rememberSessionCookies(
+        session({
+          name: SESSION_COOKIE,
+          secret: [...config.cookieSecret],
+          store: sessions,
+          resave: false,
+          saveUninitialized: true,
+          cookie: { httpOnly: true, sameSite: 'lax', secure: config.session.secure, maxAge: maxAgeMs },
+        }),
+        SESSION_COOKIE,
+        config.cookieSecret,
+      ),
     );
     app.use(express.urlencoded({ extended: false, limit: '1mb' }), express.json({ limit: '1mb' }));
     app.use(verifyCsrf);

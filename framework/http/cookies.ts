@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookieSignature from 'cookie-signature';
 
 /** Marks a signed value, as express-session writes its cookie (`s:<value>.<signature>`). */
@@ -41,7 +42,76 @@ export function signValue(value: string, secrets: readonly string[]): string {
   const secret = secrets[0];
   if (secret === undefined || secret === '') throw new TypeError('signValue needs at least one non-empty secret');
   // cookie-signature, the signer express-session uses for its cookie, writes the format.
-  return SIGNED_PREFIX + cookieSignature.sign(value, secret);
+  const signed = SIGNED_PREFIX + cookieSignature.sign(value, secret);
+  // Signed here, so it verifies: the client presenting it next (a realtime connection) skips the HMAC.
+  remember(verifiedUnder(secrets), signed);
+  return signed;
+}
+
+/** A middleware as express runs it. */
+type Middleware<Req extends IncomingMessage, Res extends ServerResponse> = (req: Req, res: Res, next: (err?: unknown) => void) => void;
+
+/** The Set-Cookie header before express-session's headers listener ran, or this when unknown. */
+const UNSEEN = Symbol('unseen');
+
+/**
+ * `sessionMiddleware` (express-session's, whose cookie is `name`, signed with `secrets`), which
+ * also remembers the cookie it sets on a response, as {@link signValue} remembers what it signs:
+ * the realtime connection a page opens right after loading (with the cookie just set) then
+ * skips the HMAC. express-session sets its cookie from a `writeHead` wrapper; one wrapper around
+ * it reads the headers before, one inside it after: only a cookie express-session added there,
+ * naming the request's own session (`req.sessionID`) in the signed format, is remembered.
+ *
+ * @example
+ * app.use(rememberSessionCookies(session({ name: 'session_id', secret: [...secrets], store }), 'session_id', secrets));
+ */
+export function rememberSessionCookies<Req extends IncomingMessage, Res extends ServerResponse>(
+  sessionMiddleware: Middleware<Req, Res>,
+  name: string,
+  secrets: readonly string[],
+): Middleware<Req, Res> {
+  const prefix = `${name}=`;
+  return (req, res, next) => {
+    const response: ServerResponse = res;
+    let before: unknown = UNSEEN;
+    const writeHead = response.writeHead as (...args: unknown[]) => ServerResponse;
+    response.writeHead = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+      const sessionId = (req as IncomingMessage & { sessionID?: unknown }).sessionID;
+      const after = this.getHeader('Set-Cookie');
+      if (before !== UNSEEN && after !== before && typeof sessionId === 'string') rememberSetCookie(after, prefix, sessionId, secrets);
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
+    sessionMiddleware(req, res, (err) => {
+      const sessionWriteHead = response.writeHead as (...args: unknown[]) => ServerResponse;
+      response.writeHead = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
+        // Headers handed to writeHead itself are set in between: then what changed is not known.
+        before = args.some((arg) => typeof arg === 'object' && arg !== null) ? UNSEEN : this.getHeader('Set-Cookie');
+        return sessionWriteHead.apply(this, args);
+      } as ServerResponse['writeHead'];
+      next(err);
+    });
+  };
+}
+
+/** Remembers the last `<prefix>…` cookie of a Set-Cookie header if it is `sessionId` signed. */
+function rememberSetCookie(header: number | string | string[] | undefined, prefix: string, sessionId: string, secrets: readonly string[]): void {
+  if (header === undefined) return;
+  const list = Array.isArray(header) ? header : [String(header)];
+  // express-session appends its cookie to those set before: the last one of the name is its own.
+  let entry: string | undefined;
+  for (let i = list.length - 1; i >= 0 && entry === undefined; i--) if (list[i]!.startsWith(prefix)) entry = list[i];
+  if (entry === undefined) return;
+  const end = entry.indexOf(';');
+  let value: string;
+  try {
+    value = decodeURIComponent(entry.slice(prefix.length, end === -1 ? entry.length : end));
+  } catch {
+    return;
+  }
+  const signedPart = SIGNED_PREFIX + sessionId + '.';
+  if (value.length === signedPart.length + SIGNATURE_LENGTH && value.startsWith(signedPart) && !value.includes('.', signedPart.length)) {
+    remember(verifiedUnder(secrets), value);
+  }
 }
 
 /**
