@@ -4,7 +4,7 @@
  * the load generator pinned to the other, measures every figure, and kills both. Then it writes
  * the medians to BENCHMARKS.md (between its markers), bench/results.json and bench/results.svg.
  *
- *   npm run bench -- [--n 5000,10000] [--rounds 3] [--servers floor,socketio,mojo-bare,mojo-app]
+ *   npm run bench -- [--n 5000,10000] [--rounds 5] [--servers floor,socketio,mojo-bare,mojo-app]
  *                    [--quick] [--out <dir>] [--no-hold]
  *
  * --quick  a smoke run: one small batch per figure, short waits (for the test suite)
@@ -36,7 +36,7 @@ interface Options {
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const options: Options = { ns: [5000, 10_000], rounds: 3, servers: [...SERVERS], quick: false, outDir: null, hold: true, from: null };
+  const options: Options = { ns: [5000, 10_000], rounds: 5, servers: [...SERVERS], quick: false, outDir: null, hold: true, from: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = () => {
