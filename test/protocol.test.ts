@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   Decoder,
+  decodeText,
   PROTOCOL_ERRORS,
   PacketType,
   ProtocolError,
@@ -437,5 +438,27 @@ describe('Socket.IO v5 protocol', () => {
       assert.equal(err.code, 'ERR_ACK_ID');
       assert.equal(err.message, `ERR_ACK_ID: ${PROTOCOL_ERRORS.ERR_ACK_ID}`);
     });
+  });
+});
+
+describe('decodeText', () => {
+  it('decodes a text packet as a fresh Decoder does, errors included', () => {
+    const samples = ['0', '0/admin,{"token":"123"}', '1/admin,', '2["hello",1]', '2/chat,13["bar"]', '3/chat,7[]', '4{"message":"no"}', '2', '2[]', '9', '', '2/a,x', '2["a"', `2${'9'.repeat(17)}["a"]`, '0"not an object"'];
+    for (const text of samples) {
+      let expected: unknown;
+      let expectedCode: string | undefined;
+      try {
+        expected = new Decoder().add(text);
+      } catch (err) {
+        expectedCode = (err as ProtocolError).code;
+      }
+      if (expectedCode === undefined) assert.deepEqual(decodeText(text, 10), expected, text);
+      else assertCode(() => decodeText(text, 10), expectedCode as ProtocolErrorCode);
+    }
+  });
+
+  it('reads a binary header with its attachment count, and refuses one over the limit', () => {
+    assert.deepEqual(decodeText('51-["a",{"_placeholder":true,"num":0}]', 1), { type: PacketType.BINARY_EVENT, nsp: '/', attachments: 1, data: ['a', placeholder(0)] });
+    assertCode(() => decodeText('52-["a"]', 1), 'ERR_TOO_MANY_ATTACHMENTS');
   });
 });

@@ -54,7 +54,7 @@ export class Decoder {
         this.reset();
         throw new ProtocolError('ERR_UNEXPECTED_TEXT');
       }
-      const packet = this.#decodeString(chunk);
+      const packet = decodeText(chunk, this.#maxAttachments);
       if (packet.attachments === undefined) return packet;
       if (packet.attachments === 0) {
         // Nothing to wait for, but a placeholder in the JSON would still point nowhere.
@@ -85,58 +85,66 @@ export class Decoder {
     this.#pending = undefined;
     this.#buffers = null;
   }
+}
 
-  #decodeString(str: string): Packet {
-    const end = str.length;
-    const type = str.charCodeAt(0) - ZERO;
-    // NaN (empty string) fails both comparisons.
-    if (!(type >= PacketType.CONNECT && type <= PacketType.BINARY_ACK)) {
-      throw new ProtocolError('ERR_PACKET_TYPE', `unknown packet type ${JSON.stringify(str.charAt(0))}`);
-    }
-    const packet: Packet = { type: type as PacketType, nsp: '/' };
-    let i = 1;
-
-    if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) {
-      const start = i;
-      while (isDigit(str.charCodeAt(i))) i++;
-      if (i === start || str.charCodeAt(i) !== DASH) throw new ProtocolError('ERR_ATTACHMENTS');
-      const attachments = Number(str.slice(start, i));
-      if (attachments > this.#maxAttachments) {
-        throw new ProtocolError('ERR_TOO_MANY_ATTACHMENTS', `${str.slice(start, i)} attachments announced, at most ${this.#maxAttachments} allowed`);
-      }
-      packet.attachments = attachments;
-      i++;
-    }
-
-    // The namespace runs to the first "," or to the end: "0/admin" is a valid CONNECT.
-    if (str.charCodeAt(i) === SLASH) {
-      const comma = str.indexOf(',', i);
-      packet.nsp = str.slice(i, comma === -1 ? end : comma);
-      i = comma === -1 ? end : comma + 1;
-    }
-
-    const idStart = i;
-    while (isDigit(str.charCodeAt(i))) i++;
-    if (i > idStart) {
-      const id = Number(str.slice(idStart, i));
-      if (!Number.isSafeInteger(id)) throw new ProtocolError('ERR_ACK_ID', `an ack id of ${i - idStart} digits is above Number.MAX_SAFE_INTEGER`);
-      packet.id = id;
-    }
-
-    let data: unknown;
-    if (i < end) {
-      try {
-        data = JSON.parse(str.slice(i));
-      } catch {
-        throw new ProtocolError('ERR_PAYLOAD', 'the payload is not valid JSON');
-      }
-      packet.data = data;
-    }
-    if (!isPayloadValid(packet.type, data)) {
-      throw new ProtocolError('ERR_PAYLOAD', `${data === undefined ? 'a missing payload' : 'this payload'} is not valid for packet type ${type}`);
-    }
-    return packet;
+/**
+ * One Socket.IO packet from its text: what {@link Decoder.add} does with a string, for a caller
+ * that keeps no state (a BINARY_EVENT / BINARY_ACK header needs a Decoder to wait for its
+ * attachments). Throws a {@link ProtocolError} on invalid input.
+ *
+ * @example
+ * decodeText('2/admin,13["bar"]', 10); // { type: 2, nsp: '/admin', id: 13, data: ['bar'] }
+ */
+export function decodeText(str: string, maxAttachments: number): Packet {
+  const end = str.length;
+  const type = str.charCodeAt(0) - ZERO;
+  // NaN (empty string) fails both comparisons.
+  if (!(type >= PacketType.CONNECT && type <= PacketType.BINARY_ACK)) {
+    throw new ProtocolError('ERR_PACKET_TYPE', `unknown packet type ${JSON.stringify(str.charAt(0))}`);
   }
+  const packet: Packet = { type: type as PacketType, nsp: '/' };
+  let i = 1;
+
+  if (type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK) {
+    const start = i;
+    while (isDigit(str.charCodeAt(i))) i++;
+    if (i === start || str.charCodeAt(i) !== DASH) throw new ProtocolError('ERR_ATTACHMENTS');
+    const attachments = Number(str.slice(start, i));
+    if (attachments > maxAttachments) {
+      throw new ProtocolError('ERR_TOO_MANY_ATTACHMENTS', `${str.slice(start, i)} attachments announced, at most ${maxAttachments} allowed`);
+    }
+    packet.attachments = attachments;
+    i++;
+  }
+
+  // The namespace runs to the first "," or to the end: "0/admin" is a valid CONNECT.
+  if (str.charCodeAt(i) === SLASH) {
+    const comma = str.indexOf(',', i);
+    packet.nsp = str.slice(i, comma === -1 ? end : comma);
+    i = comma === -1 ? end : comma + 1;
+  }
+
+  const idStart = i;
+  while (isDigit(str.charCodeAt(i))) i++;
+  if (i > idStart) {
+    const id = Number(str.slice(idStart, i));
+    if (!Number.isSafeInteger(id)) throw new ProtocolError('ERR_ACK_ID', `an ack id of ${i - idStart} digits is above Number.MAX_SAFE_INTEGER`);
+    packet.id = id;
+  }
+
+  let data: unknown;
+  if (i < end) {
+    try {
+      data = JSON.parse(str.slice(i));
+    } catch {
+      throw new ProtocolError('ERR_PAYLOAD', 'the payload is not valid JSON');
+    }
+    packet.data = data;
+  }
+  if (!isPayloadValid(packet.type, data)) {
+    throw new ProtocolError('ERR_PAYLOAD', `${data === undefined ? 'a missing payload' : 'this payload'} is not valid for packet type ${type}`);
+  }
+  return packet;
 }
 
 function isDigit(code: number): boolean {

@@ -1,5 +1,5 @@
 import { EnginePacketType, type EngineCloseReason, type EngineSocket, type EngineSocketListener, type WirePacket } from '../engine/index.ts';
-import { Decoder, PacketType, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
+import { Decoder, PacketType, decodeText, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
 import type { Deadlines, Scheduled } from '../util/deadlines.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DisconnectReason } from './errors.ts';
@@ -20,7 +20,8 @@ export class Client implements EngineSocketListener, Scheduled {
   // Most clients join one namespace: it lives in a field; a Map only exists for several.
   private single: Socket | null = null;
   private several: Map<string, Socket> | null = null;
-  private readonly decoder: Decoder;
+  /** Made on the first binary packet: text packets decode without state. */
+  private decoder: Decoder | null = null;
   /** Namespaces whose join is under way (middlewares running): one in a field, more in a Set. */
   private connectingOne: string | null = null;
   private connecting: Set<string> | null = null;
@@ -38,7 +39,6 @@ export class Client implements EngineSocketListener, Scheduled {
     readonly server: RealtimeServer,
     readonly conn: EngineSocket,
   ) {
-    this.decoder = new Decoder({ maxAttachments: server.options.maxAttachments });
     // A client that joins no namespace in time is closed (the protocol requires a CONNECT first).
     server.joinDeadlines.add(this);
     conn.listener = this;
@@ -47,7 +47,10 @@ export class Client implements EngineSocketListener, Scheduled {
   onMessage(data: string | Buffer): void {
     let packet: Packet | undefined;
     try {
-      packet = this.decoder.add(data);
+      const decoder = this.decoder;
+      // A text packet that announces no attachments needs no decoder (nor its memory per client).
+      if (decoder === null && typeof data === 'string' && !announcesAttachments(data)) packet = decodeText(data, this.server.options.maxAttachments);
+      else packet = (decoder ?? (this.decoder = new Decoder({ maxAttachments: this.server.options.maxAttachments }))).add(data);
     } catch (err) {
       log.debug(`closing session ${this.conn.id}: ${(err as Error).message}`);
       this.conn.end('parse error');
@@ -58,7 +61,7 @@ export class Client implements EngineSocketListener, Scheduled {
 
   onClose(reason: EngineCloseReason): void {
     this.deadlines?.remove(this);
-    this.decoder.reset();
+    this.decoder?.reset();
     const why: DisconnectReason = this.closing ?? reason;
     for (const socket of this.joined()) socket.handleClose(why);
     this.single = null;
@@ -208,4 +211,10 @@ export function closeIfIdle(client: Client): void {
     log.debug(`closing session ${client.conn.id}: no namespace joined in time`);
     client.conn.close();
   }
+}
+
+/** Whether a text packet is a BINARY_EVENT or BINARY_ACK header, whose attachments follow. */
+function announcesAttachments(text: string): boolean {
+  const type = text.charCodeAt(0) - 0x30;
+  return type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK;
 }
