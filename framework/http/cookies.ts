@@ -93,14 +93,12 @@ export function rememberSessionCookies<Req extends IncomingMessage, Res extends 
   };
 }
 
-/** Remembers the last `<prefix>…` cookie of a Set-Cookie header if it is `sessionId` signed. */
+/** Remembers the last cookie of a Set-Cookie header if it is `<prefix>` and `sessionId` signed. */
 function rememberSetCookie(header: number | string | string[] | undefined, prefix: string, sessionId: string, secrets: readonly string[]): void {
   if (header === undefined) return;
-  const list = Array.isArray(header) ? header : [String(header)];
-  // express-session appends its cookie to those set before: the last one of the name is its own.
-  let entry: string | undefined;
-  for (let i = list.length - 1; i >= 0 && entry === undefined; i--) if (list[i]!.startsWith(prefix)) entry = list[i];
-  if (entry === undefined) return;
+  // express-session appends its cookie to those set before: it is the last one, or not there.
+  const entry = Array.isArray(header) ? header[header.length - 1] : String(header);
+  if (entry === undefined || !entry.startsWith(prefix)) return;
   const end = entry.indexOf(';');
   let value: string;
   try {
