@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Socket } from '../framework/index.ts';
+import { RealtimeServer } from '../framework/realtime/index.ts';
 import { collect, connectPair, emitWithReply, once, startServer, withTimeout } from './support/realtime.ts';
 
 /** Bytes 0, 1, 2, … (mod 256), `length` of them. */
@@ -159,6 +160,10 @@ for (const transport of ['websocket', 'polling'] as const) {
       const expected = [{ seq: 1, data: bytes(8) }, raw(new Float32Array([1.5]))];
       assert.deepEqual(await atA, expected);
       assert.deepEqual(await atB, expected);
+    });
+
+    it('refuses a maxAttachments the decoder could not count to', () => {
+      for (const maxAttachments of [2 ** 60, -1, 1.5]) assert.throws(() => new RealtimeServer({ maxAttachments }), /maxAttachments/);
     });
 
     it('closes the connection of a client that sends more attachments than maxAttachments', async () => {

@@ -163,11 +163,16 @@ describe('signed cookies remembered once verified', () => {
       res.writeHead(200, { 'Set-Cookie': `session_id=${encodeURIComponent(forgedFor(req.sessionID))}` });
       res.end('forged');
     });
+    // Headers given to writeHead as a function with properties: on-headers copies them too.
+    app.get('/forge-in-fn-head', (req, res) => {
+      res.writeHead(200, Object.assign(() => {}, { 'Set-Cookie': `session_id=${encodeURIComponent(forgedFor(req.sessionID))}` }) as never);
+      res.end('forged');
+    });
     app.get('/', (req, res) => res.send(req.sessionID));
     const server = app.listen(0);
     await new Promise((resolve) => server.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const cookiesOf = (response: Response) => response.headers.getSetCookie().map((line) => decodeURIComponent(line.slice('session_id='.length, line.indexOf(';'))));
+    const cookiesOf = (response: Response) => response.headers.getSetCookie().map((line) => decodeURIComponent(line.split(';')[0]!.slice('session_id='.length)));
     try {
       // A new visitor: express-session sets the cookie, and it is remembered.
       const first = await fetch(`${base}/`);
@@ -195,6 +200,10 @@ describe('signed cookies remembered once verified', () => {
       assert.ok(cookiesOf(inHead).length >= 1);
       assert.equal(rememberedCookies(secrets), 2);
       for (const value of cookiesOf(inHead)) if (value.endsWith('A'.repeat(43))) assert.equal(unsignValue(value, secrets), null);
+      const inFnHead = await fetch(`${base}/forge-in-fn-head`, { headers: { cookie: `session_id=${encodeURIComponent(cookie!)}` } });
+      assert.deepEqual(cookiesOf(inFnHead), [forgedFor(sid)]);
+      assert.equal(rememberedCookies(secrets), 2);
+      assert.equal(unsignValue(forgedFor(sid), secrets), null);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }

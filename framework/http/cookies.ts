@@ -59,8 +59,11 @@ const UNSEEN = Symbol('unseen');
  * also remembers the cookie it sets on a response, as {@link signValue} remembers what it signs:
  * the realtime connection a page opens right after loading (with the cookie just set) then
  * skips the HMAC. express-session sets its cookie from a `writeHead` wrapper; one wrapper around
- * it reads the headers before, one inside it after: only a cookie express-session added there,
- * naming the request's own session (`req.sessionID`) in the signed format, is remembered.
+ * it reads the headers before, one inside it after: only a cookie added there (the header's last
+ * one), naming the request's own session (`req.sessionID`) in the signed format, is remembered,
+ * and nothing when `writeHead` was handed headers of its own. What runs in between is
+ * express-session's listener, and app code only if express-session calls it (a session value's
+ * `toJSON`): such code writing a session cookie of its own there is trusted as express-session is.
  *
  * @example
  * app.use(rememberSessionCookies(session({ name: 'session_id', secret: [...secrets], store }), 'session_id', secrets));
@@ -84,8 +87,9 @@ export function rememberSessionCookies<Req extends IncomingMessage, Res extends 
     sessionMiddleware(req, res, (err) => {
       const sessionWriteHead = response.writeHead as (...args: unknown[]) => ServerResponse;
       response.writeHead = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
-        // Headers handed to writeHead itself are set in between: then what changed is not known.
-        before = args.some((arg) => typeof arg === 'object' && arg !== null) ? UNSEEN : this.getHeader('Set-Cookie');
+        // Headers handed to writeHead itself (on-headers takes anything after the status and an
+        // optional message) are set in between: then what changed is not known.
+        before = args.length === 1 || (args.length === 2 && typeof args[1] === 'string') ? this.getHeader('Set-Cookie') : UNSEEN;
         return sessionWriteHead.apply(this, args);
       } as ServerResponse['writeHead'];
       next(err);

@@ -58,7 +58,7 @@ const REALTIME_SCHEMA: OptionSchema<RealtimeOptions> = {
   ...ENGINE_SCHEMA,
   connectTimeout: { kind: 'number', min: 1, max: 2 ** 31 - 1, integer: true },
   serveClient: { kind: 'boolean' },
-  maxAttachments: { kind: 'number', min: 0, integer: true },
+  maxAttachments: { kind: 'number', min: 0, max: Number.MAX_SAFE_INTEGER, integer: true },
   connectionStateRecovery: {
     kind: 'custom',
     check: (value) => {
