@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SESSION_PATH } from './constants.ts';
-import { SERVERS, type ServerName } from './figures.ts';
+import { SERVERS, median, type ServerName } from './figures.ts';
 import { cpuOf, killEverything, startLoad, startServer } from './processes.ts';
 
 const usage = `usage: npx tsx bench/echo-batches.ts <${SERVERS.join('|')}> [--n 10000] [--batches 8] [--count 15000] [--processes 1]`;
@@ -24,8 +24,6 @@ const server = positionals[0] as ServerName;
 if (!SERVERS.includes(server)) throw new Error(usage);
 const [n, batches, count, processes] = [values.n, values.batches, values.count, values.processes].map(Number) as [number, number, number, number];
 for (const value of [n, batches, count, processes]) if (!Number.isInteger(value) || value < 1) throw new Error(usage);
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 try {
   for (let p = 1; p <= processes; p++) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   Decoder,
+  announcesAttachments,
   decodeText,
   PROTOCOL_ERRORS,
   PacketType,
@@ -455,6 +456,11 @@ describe('decodeText', () => {
       if (expectedCode === undefined) assert.deepEqual(decodeText(text, 10), expected, text);
       else assertCode(() => decodeText(text, 10), expectedCode as ProtocolErrorCode);
     }
+  });
+
+  it('tells a binary header, which needs a Decoder, from every other text packet', () => {
+    for (const text of ['51-["a",{"_placeholder":true,"num":0}]', '60-[]', '5', '6/chat,1-1[]']) assert.equal(announcesAttachments(text), true, text);
+    for (const text of ['0', '2["a"]', '3/chat,7[]', '4{}', '', '7', '/5']) assert.equal(announcesAttachments(text), false, text);
   });
 
   it('reads a binary header with its attachment count, and refuses one over the limit', () => {

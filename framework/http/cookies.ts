@@ -1,6 +1,7 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import cookieSignature from 'cookie-signature';
+import { findCookie } from '../realtime/connection-info.ts';
 
 /** Marks a signed value, as express-session writes its cookie (`s:<value>.<signature>`). */
 const SIGNED_PREFIX = 's:';
@@ -73,7 +74,6 @@ export function rememberSessionCookies<Req extends IncomingMessage, Res extends 
   name: string,
   secrets: readonly string[],
 ): Middleware<Req, Res> {
-  const prefix = `${name}=`;
   return (req, res, next) => {
     const response: ServerResponse = res;
     let before: unknown = UNSEEN;
@@ -81,7 +81,7 @@ export function rememberSessionCookies<Req extends IncomingMessage, Res extends 
     response.writeHead = function (this: ServerResponse, ...args: unknown[]): ServerResponse {
       const sessionId = (req as IncomingMessage & { sessionID?: unknown }).sessionID;
       const after = this.getHeader('Set-Cookie');
-      if (before !== UNSEEN && after !== before && typeof sessionId === 'string') rememberSetCookie(after, prefix, sessionId, secrets);
+      if (before !== UNSEEN && after !== before && typeof sessionId === 'string') rememberSetCookie(after, name, sessionId, secrets);
       return writeHead.apply(this, args);
     } as ServerResponse['writeHead'];
     sessionMiddleware(req, res, (err) => {
@@ -97,19 +97,14 @@ export function rememberSessionCookies<Req extends IncomingMessage, Res extends 
   };
 }
 
-/** Remembers the last cookie of a Set-Cookie header if it is `<prefix>` and `sessionId` signed. */
-function rememberSetCookie(header: number | string | string[] | undefined, prefix: string, sessionId: string, secrets: readonly string[]): void {
+/** Remembers the last cookie of a Set-Cookie header if it is `name` and `sessionId` signed. */
+function rememberSetCookie(header: number | string | string[] | undefined, name: string, sessionId: string, secrets: readonly string[]): void {
   if (header === undefined) return;
   // express-session appends its cookie to those set before: it is the last one, or not there.
   const entry = Array.isArray(header) ? header[header.length - 1] : String(header);
-  if (entry === undefined || !entry.startsWith(prefix)) return;
-  const end = entry.indexOf(';');
-  let value: string;
-  try {
-    value = decodeURIComponent(entry.slice(prefix.length, end === -1 ? entry.length : end));
-  } catch {
-    return;
-  }
+  // Its first pair is the cookie; the attributes after it are not looked at.
+  const value = entry?.startsWith(`${name}=`) ? findCookie(entry, name) : undefined;
+  if (value === undefined) return;
   const signedPart = SIGNED_PREFIX + sessionId + '.';
   if (value.length === signedPart.length + SIGNATURE_LENGTH && value.startsWith(signedPart) && !value.includes('.', signedPart.length)) {
     remember(verifiedUnder(secrets), value);

@@ -147,6 +147,18 @@ export function decodeText(str: string, maxAttachments: number): Packet {
   return packet;
 }
 
+/**
+ * Whether a text packet is a BINARY_EVENT or BINARY_ACK header, whose attachments follow (and
+ * which therefore needs a {@link Decoder}, not {@link decodeText}).
+ *
+ * @example
+ * announcesAttachments('51-["a",{"_placeholder":true,"num":0}]'); // true
+ */
+export function announcesAttachments(str: string): boolean {
+  const type = str.charCodeAt(0) - ZERO;
+  return type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK;
+}
+
 function isDigit(code: number): boolean {
   return code >= ZERO && code <= NINE;
 }

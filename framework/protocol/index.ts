@@ -6,4 +6,4 @@ export { PacketType, RESERVED_EVENTS, isPacketType, isPayloadValid, type Packet 
 export { PROTOCOL_ERRORS, ProtocolError, type ProtocolErrorCode } from './errors.ts';
 export { MAX_DEPTH, isBinary, hasBinary, toBuffer, deconstruct, reconstruct, type Placeholder } from './binary.ts';
 export { encodePacket, encodeTextPacket } from './encoder.ts';
-export { Decoder, decodeText, type DecoderOptions } from './decoder.ts';
+export { Decoder, announcesAttachments, decodeText, type DecoderOptions } from './decoder.ts';

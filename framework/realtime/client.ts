@@ -1,5 +1,5 @@
 import { EnginePacketType, type EngineCloseReason, type EngineSocket, type EngineSocketListener, type WirePacket } from '../engine/index.ts';
-import { Decoder, PacketType, decodeText, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
+import { Decoder, PacketType, announcesAttachments, decodeText, encodePacket, encodeTextPacket, type Packet } from '../protocol/index.ts';
 import type { Deadlines, Scheduled } from '../util/deadlines.ts';
 import { createLogger } from '../util/logger.ts';
 import type { DisconnectReason } from './errors.ts';
@@ -211,10 +211,4 @@ export function closeIfIdle(client: Client): void {
     log.debug(`closing session ${client.conn.id}: no namespace joined in time`);
     client.conn.close();
   }
-}
-
-/** Whether a text packet is a BINARY_EVENT or BINARY_ACK header, whose attachments follow. */
-function announcesAttachments(text: string): boolean {
-  const type = text.charCodeAt(0) - 0x30;
-  return type === PacketType.BINARY_EVENT || type === PacketType.BINARY_ACK;
 }
