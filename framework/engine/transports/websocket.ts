@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import * as wsModule from 'ws';
 import WebSocket from 'ws';
 import type { EngineSocket } from '../engine-socket.ts';
@@ -11,6 +12,124 @@ import type { WirePacket } from '../packet.ts';
 export class SessionWebSocket extends WebSocket {
   /** @internal The session this websocket is the transport of (set when bound). */
   session: EngineSocket | null = null;
+
+  /**
+   * @internal ws calls this (an undeclared method of its `WebSocket`) with the upgraded socket;
+   * its frame reader then gets {@link wholeFrameWrite} (see there).
+   */
+  setSocket(...args: unknown[]): void {
+    (WebSocket.prototype as unknown as { setSocket(...args: unknown[]): void }).setSocket.apply(this, args);
+    readWholeFramesFirst((this as unknown as { _receiver?: WsReceiver })._receiver);
+  }
+}
+
+/** The parts of ws's frame reader (`Receiver`, a Writable) that {@link wholeFrameWrite} reads. */
+interface WsReceiver {
+  write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean;
+  emit(event: 'message', data: Buffer, isBinary: boolean): boolean;
+  readonly writableLength: number;
+  readonly writableEnded: boolean;
+  readonly destroyed: boolean;
+  _state: number;
+  _bufferedBytes: number;
+  _fragmented: number;
+  _errored: boolean;
+  _loop: boolean;
+  _opcode: number;
+  _isServer: boolean;
+  _maxPayload: number;
+  _skipUTF8Validation: boolean;
+  _allowSynchronousEvents: boolean;
+  _binaryType: string;
+}
+
+/** ws's Receiver prototype, and the one derived from it with {@link wholeFrameWrite}; made on first use. */
+let receiverPrototype: object | null = null;
+let fastPrototype: object | null = null;
+let writableWrite: WsReceiver['write'] | null = null;
+
+/**
+ * @internal Gives `receiver` (ws's frame reader of one websocket) the prototype whose `write`
+ * takes whole frames itself (see {@link wholeFrameWrite}); returns whether it has it.
+ */
+export function readWholeFramesFirst(receiver: object | undefined): boolean {
+  if (!receiver) return false;
+  const prototype = Object.getPrototypeOf(receiver) as { write?: unknown } | null;
+  if (prototype === null) return false;
+  if (prototype === fastPrototype) return true;
+  if (receiverPrototype === null) {
+    if (typeof prototype.write !== 'function') return false;
+    receiverPrototype = prototype;
+    writableWrite = prototype.write as WsReceiver['write'];
+    fastPrototype = Object.create(prototype, { write: { value: wholeFrameWrite, writable: true, configurable: true } }) as object;
+  }
+  if (prototype !== receiverPrototype) return false;
+  Object.setPrototypeOf(receiver, fastPrototype);
+  return true;
+}
+
+/**
+ * ws's socket `data` listener hands every chunk to its Receiver, a Writable stream: per message
+ * that is the stream's write bookkeeping, a `process.nextTick` and the parsing loop. A chunk that
+ * is exactly one whole, masked, unfragmented text or binary frame, arriving while the receiver is
+ * between messages, is read here instead: unmasked in place, its UTF-8 checked, and emitted as
+ * the receiver's `message`, as ws does. Anything else (control frames, fragments, several or
+ * partial frames, compression, a frame over `maxPayload`, invalid UTF-8, a receiver mid-message,
+ * closing or failed) goes to ws's own `write` untouched, so ws keeps every rule and error code.
+ */
+function wholeFrameWrite(this: WsReceiver, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  if (encoding === undefined && cb === undefined && chunk instanceof Buffer && readWholeFrame(this, chunk)) return true;
+  return writableWrite!.call(this, chunk, encoding, cb);
+}
+
+function readWholeFrame(receiver: WsReceiver, chunk: Buffer): boolean {
+  const size = chunk.length;
+  if (size < 6) return false;
+  const first = chunk[0]!;
+  const second = chunk[1]!;
+  // FIN, no RSV bits (no compression), opcode 1 (text) or 2 (binary); MASK set, as from a client.
+  if ((first !== 0x81 && first !== 0x82) || second < 0x80) return false;
+  let length = second & 0x7f;
+  let start = 6;
+  if (length === 126) {
+    if (size < 8) return false;
+    length = (chunk[2]! << 8) | chunk[3]!;
+    start = 8;
+  } else if (length === 127) return false;
+  if (size !== start + length) return false;
+  const r = receiver;
+  if (r._state !== 0 || r._bufferedBytes !== 0 || r._fragmented !== 0 || r._loop || r._errored || r._opcode === 0x08 || !r._isServer) return false;
+  if (!r._allowSynchronousEvents || r._binaryType !== 'nodebuffer' || (r._maxPayload > 0 && length > r._maxPayload)) return false;
+  // The stream's own view of the same: nothing queued, not ended (a close frame ends it), not destroyed.
+  if (r.writableLength !== 0 || r.writableEnded || r.destroyed) return false;
+  const m0 = chunk[start - 4]!;
+  const m1 = chunk[start - 3]!;
+  const m2 = chunk[start - 2]!;
+  const m3 = chunk[start - 1]!;
+  unmask(chunk, start, m0, m1, m2, m3);
+  const data = chunk.subarray(start);
+  const binary = first === 0x82;
+  if (!binary && !r._skipUTF8Validation && !isUtf8(data)) {
+    unmask(chunk, start, m0, m1, m2, m3); // masked again: ws reads the frame as it came and refuses it
+    return false;
+  }
+  r.emit('message', data, binary);
+  return true;
+}
+
+/** XORs `chunk` from `start` with the 4-byte mask (its own inverse). */
+function unmask(chunk: Buffer, start: number, m0: number, m1: number, m2: number, m3: number): void {
+  const end = chunk.length;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    chunk[i] ^= m0;
+    chunk[i + 1] ^= m1;
+    chunk[i + 2] ^= m2;
+    chunk[i + 3] ^= m3;
+  }
+  if (i < end) chunk[i++] ^= m0;
+  if (i < end) chunk[i++] ^= m1;
+  if (i < end) chunk[i] ^= m2;
 }
 
 /**

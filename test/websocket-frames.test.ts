@@ -1,0 +1,271 @@
+/**
+ * Our websockets read a chunk that is one whole data frame themselves instead of through ws's
+ * Receiver stream (`readWholeFramesFirst` in framework/engine/transports/websocket.ts). These
+ * tests hold that shortcut to ws's own reading: the same messages and the same errors for any
+ * frames cut into any chunks, and over a real server the same answers to frames ws refuses.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Socket as NetSocket } from 'node:net';
+import * as wsModule from 'ws';
+import { readWholeFramesFirst, type SessionWebSocket } from '../framework/engine/transports/websocket.ts';
+import { RawWebSocket, within } from './support/raw-client.ts';
+import { startServer, type TestServer } from './support/realtime.ts';
+
+interface ReceiverLike {
+  write(chunk: Buffer): boolean;
+  on(event: string, listener: (...args: any[]) => void): unknown;
+}
+type ReceiverClass = new (options: Record<string, unknown>) => ReceiverLike;
+// ws exports its frame reader at run time; its type definitions do not declare it.
+const Receiver = (wsModule as unknown as { Receiver: ReceiverClass }).Receiver;
+
+/** A small deterministic generator (mulberry32), so a failing case can be replayed. */
+function generator(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface FrameSpec {
+  opcode: number;
+  payload: Buffer;
+  fin?: boolean;
+  rsv?: number;
+  /** The 4 mask bytes; null sends the frame unmasked (a client must mask). */
+  mask?: readonly number[] | null;
+  /** Length encoding: the shortest (default), or forced 16-bit (126) or 64-bit (127). */
+  lengthBits?: 7 | 16 | 64;
+}
+
+/** The bytes of one websocket frame as a client would send it (masked unless told otherwise). */
+function frame({ opcode, payload, fin = true, rsv = 0, mask = [0x11, 0x22, 0x33, 0x44], lengthBits }: FrameSpec): Buffer {
+  const length = payload.length;
+  const bits = lengthBits ?? (length < 126 ? 7 : length < 65536 ? 16 : 64);
+  const head: number[] = [(fin ? 0x80 : 0) | (rsv << 4) | opcode];
+  const maskBit = mask ? 0x80 : 0;
+  if (bits === 7) head.push(maskBit | length);
+  else if (bits === 16) head.push(maskBit | 126, length >> 8, length & 0xff);
+  else head.push(maskBit | 127, 0, 0, 0, 0, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff);
+  if (mask) head.push(...mask);
+  const body = Buffer.from(payload);
+  if (mask) for (let i = 0; i < body.length; i++) body[i]! ^= mask[i % 4]!;
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
+const text = (s: string) => Buffer.from(s, 'utf8');
+
+/** Feeds `chunks` (each copied: both readers unmask in place) to a receiver; what it emitted. */
+async function readAll(chunks: readonly Buffer[], maxPayload: number, shortcut: boolean): Promise<string[]> {
+  const receiver = new Receiver({ isServer: true, maxPayload, allowSynchronousEvents: true, binaryType: 'nodebuffer' });
+  if (shortcut) assert.equal(readWholeFramesFirst(receiver), true, 'the shortcut is installed on a ws Receiver');
+  const seen: string[] = [];
+  let failed = false;
+  receiver.on('message', (data: Buffer, isBinary: boolean) => seen.push(`message ${isBinary ? 'binary' : 'text'} ${data.toString('hex')}`));
+  receiver.on('ping', (data: Buffer) => seen.push(`ping ${data.toString('hex')}`));
+  receiver.on('pong', (data: Buffer) => seen.push(`pong ${data.toString('hex')}`));
+  receiver.on('conclude', (code: number, reason: Buffer) => seen.push(`conclude ${code} ${reason.toString('hex')}`));
+  receiver.on('error', (err: Error & { code?: string }) => {
+    failed = true;
+    seen.push(`error ${err.code} ${err.message}`);
+  });
+  for (const chunk of chunks) {
+    // As ws does after an error: its socket listener is gone, nothing more is read.
+    if (failed) break;
+    receiver.write(Buffer.from(chunk));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return seen;
+}
+
+/** A random frame: mostly whole valid data frames, sometimes everything ws must refuse. */
+function randomFrames(random: () => number, maxPayload: number): Buffer[] {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const randomBytes = (length: number) => Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+  const length = () => pick([0, 1, 2, 3, 4, 5, 7, 9, 60, 125, 126, 127, 300, maxPayload, maxPayload + 1]);
+  const utf8 = (n: number) => {
+    const parts = ['a', 'é', '€', '😀', '{', '"'];
+    let s = '';
+    while (Buffer.byteLength(s) < n) s += pick(parts);
+    return text(s);
+  };
+  const mask = () => (random() < 0.1 ? [0, 0, 0, 0] : [...randomBytes(4)]);
+  const frames: Buffer[] = [];
+  const count = 1 + Math.floor(random() * 4);
+  for (let i = 0; i < count; i++) {
+    const kind = random();
+    const lengthBits = random() < 0.1 ? pick([16, 64] as const) : undefined;
+    if (kind < 0.35) frames.push(frame({ opcode: 1, payload: utf8(length()), mask: mask(), lengthBits }));
+    else if (kind < 0.5) frames.push(frame({ opcode: 2, payload: randomBytes(length()), mask: mask(), lengthBits }));
+    else if (kind < 0.58) frames.push(frame({ opcode: 1, payload: Buffer.concat([utf8(3), Buffer.from([pick([0xff, 0xc3, 0xe2, 0x80])])]), mask: mask() }));
+    else if (kind < 0.68) {
+      // A fragmented message, sometimes with a ping between its fragments.
+      const opcode = pick([1, 2]);
+      frames.push(frame({ opcode, payload: utf8(pick([1, 5, 130])), fin: false, mask: mask() }));
+      if (random() < 0.5) frames.push(frame({ opcode: 9, payload: randomBytes(3), mask: mask() }));
+      frames.push(frame({ opcode: 0, payload: utf8(pick([0, 2, 7])), fin: random() < 0.8, mask: mask() }));
+    } else if (kind < 0.74) frames.push(frame({ opcode: pick([9, 10]), payload: randomBytes(pick([0, 4, 125, 126])), mask: mask() }));
+    else if (kind < 0.78) frames.push(frame({ opcode: 8, payload: Buffer.concat([Buffer.from([0x03, 0xe8]), utf8(pick([0, 4]))]), mask: mask() }));
+    else if (kind < 0.82) frames.push(frame({ opcode: pick([1, 2]), payload: utf8(length()), mask: null }));
+    else if (kind < 0.86) frames.push(frame({ opcode: pick([1, 2]), payload: utf8(5), rsv: pick([1, 2, 4]), mask: mask() }));
+    else if (kind < 0.9) frames.push(frame({ opcode: pick([0, 3, 7, 11]), payload: utf8(2), mask: mask() }));
+    else frames.push(frame({ opcode: 1, payload: utf8(length()), mask: mask() }));
+  }
+  return frames;
+}
+
+/** `frames` as chunks: each frame alone, all in one, or cut at random places. */
+function cut(random: () => number, frames: readonly Buffer[]): Buffer[] {
+  const way = random();
+  if (way < 0.5) return [...frames];
+  const all = Buffer.concat(frames);
+  if (way < 0.65) return [all];
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < all.length; ) {
+    const size = 1 + Math.floor(random() * Math.min(all.length - at, 40));
+    chunks.push(all.subarray(at, at + size));
+    at += size;
+  }
+  return chunks;
+}
+
+describe('whole frames read without ws Receiver stream', () => {
+  it('emits what ws emits, message for message and error for error, for 3,000 random frame sequences', async () => {
+    const maxPayload = 200;
+    const random = generator(20261204);
+    let shortcutMessages = 0;
+    for (let run = 0; run < 3000; run++) {
+      const chunks = cut(random, randomFrames(random, maxPayload));
+      const expected = await readAll(chunks, maxPayload, false);
+      const actual = await readAll(chunks, maxPayload, true);
+      assert.deepEqual(actual, expected, `run ${run}: chunks ${chunks.map((c) => c.toString('hex')).join(' | ')}`);
+      shortcutMessages += expected.filter((line) => line.startsWith('message')).length;
+    }
+    // The comparison is only worth something if it covered many messages of each kind.
+    assert.ok(shortcutMessages > 2000, `${shortcutMessages} messages compared`);
+  });
+
+  it('unmasks every payload length correctly (the mask repeats every 4 bytes)', async () => {
+    for (let length = 0; length <= 140; length++) {
+      const payload = Buffer.from(Array.from({ length }, (_, i) => (i * 7 + 3) % 256));
+      const seen = await readAll([frame({ opcode: 2, payload, mask: [0x9a, 0x01, 0xff, 0x5c] })], 0, true);
+      assert.deepEqual(seen, [`message binary ${payload.toString('hex')}`], `length ${length}`);
+    }
+  });
+
+  it('leaves a chunk that only looks like a whole frame to ws when ws holds the start of one', async () => {
+    // A binary frame of one byte, cut after its first byte. The rest, read alone, would pass for
+    // an empty masked text frame (0x81 0x80 and four mask bytes).
+    const chunks = [Buffer.from([0x82]), Buffer.from([0x81, 0x80, 0x01, 0x02, 0x03, 0x04])];
+    const expected = await readAll(chunks, 0, false);
+    assert.deepEqual(expected, [`message binary ${(0x04 ^ 0x80).toString(16)}`]);
+    assert.deepEqual(await readAll(chunks, 0, true), expected);
+  });
+
+  it('leaves a chunk that only looks like a whole frame to ws when ws has read a header and waits for the rest', async () => {
+    // A binary frame of five bytes cut after its 2-byte header: ws has nothing buffered, but waits
+    // for the mask. The rest, read alone, would pass for a masked text frame of three bytes.
+    const chunks = [Buffer.from([0x82, 0x85]), Buffer.from([0x81, 0x83, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64, 0x65])];
+    const expected = await readAll(chunks, 0, false);
+    assert.equal(expected.length, 1);
+    assert.match(expected[0]!, /^message binary /);
+    assert.deepEqual(await readAll(chunks, 0, true), expected);
+  });
+
+  it('is installed on the websockets of a real server', async () => {
+    const server = await startServer();
+    const raw = await RawWebSocket.open(`${server.url}/socket.io/?EIO=4&transport=websocket`);
+    try {
+      const session = server.io.engine.clients.get(raw.sid);
+      assert.ok(session, 'the server has the session');
+      const ws = (session.transport as { ws?: SessionWebSocket }).ws;
+      assert.ok(ws, 'the session runs over a websocket');
+      const receiver = (ws as unknown as { _receiver: object })._receiver;
+      assert.ok(Object.prototype.hasOwnProperty.call(Object.getPrototypeOf(receiver), 'write'), 'its receiver has the whole-frame write');
+    } finally {
+      raw.terminate();
+    }
+  });
+});
+
+/** A raw websocket joined to `/`, whose TCP socket takes frames written by hand. */
+async function joined(server: TestServer): Promise<{ raw: RawWebSocket; tcp: NetSocket }> {
+  const raw = await RawWebSocket.open(`${server.url}/socket.io/?EIO=4&transport=websocket`);
+  raw.send('40');
+  const reply = await raw.next();
+  assert.match(String(reply), /^40\{"sid":/);
+  return { raw, tcp: (raw.ws as unknown as { _socket: NetSocket })._socket };
+}
+
+describe('frames written by hand to a real server', () => {
+  async function echoServer(maxPayload = 1000) {
+    const server = await startServer({ maxPayload });
+    server.io.on('connection', (socket) => {
+      socket.on('echo', (value: unknown) => socket.emit('echo', value));
+    });
+    return server;
+  }
+  const event = (value: string) => text(`42${JSON.stringify(['echo', value])}`);
+
+  it('answers one whole frame, several frames in one chunk, a frame cut in two, and a fragmented message', async () => {
+    const server = await echoServer();
+    const { raw, tcp } = await joined(server);
+    try {
+      tcp.write(frame({ opcode: 1, payload: event('whole') }));
+      assert.equal(await raw.next(), '42["echo","whole"]');
+      tcp.write(Buffer.concat([frame({ opcode: 1, payload: event('first') }), frame({ opcode: 1, payload: event('second') })]));
+      assert.equal(await raw.next(), '42["echo","first"]');
+      assert.equal(await raw.next(), '42["echo","second"]');
+      const long = frame({ opcode: 1, payload: event('é'.repeat(200)) });
+      tcp.write(long.subarray(0, 5));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      tcp.write(long.subarray(5));
+      assert.equal(await raw.next(), `42["echo","${'é'.repeat(200)}"]`);
+      const whole = event('fragmented');
+      tcp.write(frame({ opcode: 1, payload: whole.subarray(0, 6), fin: false }));
+      tcp.write(frame({ opcode: 0, payload: whole.subarray(6) }));
+      assert.equal(await raw.next(), '42["echo","fragmented"]');
+    } finally {
+      raw.terminate();
+    }
+  });
+
+  for (const [what, bytes, code] of [
+    ['a text frame that is not UTF-8', frame({ opcode: 1, payload: Buffer.from([0x34, 0xff]) }), 1007],
+    ['a frame over maxPayload', frame({ opcode: 1, payload: event('x'.repeat(1000)) }), 1009],
+    ['an unmasked frame', frame({ opcode: 1, payload: event('plain'), mask: null }), 1002],
+    ['a frame with RSV1 (no compression was agreed)', frame({ opcode: 1, payload: event('rsv'), rsv: 4 }), 1002],
+  ] as const) {
+    it(`closes the websocket with ${code} on ${what}, as ws does`, async () => {
+      const server = await echoServer();
+      const { raw, tcp } = await joined(server);
+      try {
+        tcp.write(bytes);
+        const closed = await within(new Promise<number>((resolve) => raw.ws.once('close', resolve)), 2000, 'the close');
+        assert.equal(closed, code);
+      } finally {
+        raw.terminate();
+      }
+    });
+  }
+
+  it('reads nothing after a close frame', async () => {
+    const server = await echoServer();
+    const { raw, tcp } = await joined(server);
+    let echoed = 0;
+    for (const socket of server.io.sockets.sockets.values()) socket.on('echo', () => echoed++);
+    try {
+      tcp.write(Buffer.concat([frame({ opcode: 8, payload: Buffer.from([0x03, 0xe8]) }), frame({ opcode: 1, payload: event('late') })]));
+      const closed = await within(new Promise<number>((resolve) => raw.ws.once('close', resolve)), 2000, 'the close');
+      assert.equal(closed, 1000);
+      assert.equal(echoed, 0, 'the frame after the close frame was not read');
+    } finally {
+      raw.terminate();
+    }
+  });
+});
