@@ -269,3 +269,61 @@ describe('frames written by hand to a real server', () => {
     }
   });
 });
+
+describe('frames the server writes itself', () => {
+  // Around each boundary of the frame's length field (7-bit, 16-bit, 64-bit), and past the size
+  // above which a binary goes through ws instead (64 KiB).
+  const sizes = [0, 1, 125, 126, 127, 65535, 65536, 70000];
+
+  it('are read by ws as the messages sent, text and binary, to one client and to a namespace', async () => {
+    const server = await startServer({ maxPayload: 1_000_000 });
+    const raw = await RawWebSocket.open(`${server.url}/socket.io/?EIO=4&transport=websocket`);
+    const captured: Buffer[] = [];
+    (raw.ws as unknown as { _socket: NetSocket })._socket.prependListener('data', (chunk: Buffer) => captured.push(Buffer.from(chunk)));
+    try {
+      raw.send('40');
+      assert.match(String(await raw.next()), /^40\{"sid":/);
+      const [socket] = [...server.io.sockets.sockets.values()];
+      assert.ok(socket);
+      for (const size of sizes) {
+        // An event whose whole Engine.IO message is `size` bytes long (multi-byte characters too).
+        const head = '42["m","';
+        const textBody = 'é'.repeat(Math.max(0, size - head.length - 2) >> 1).padEnd(Math.max(0, size - head.length - 2), 'x');
+        socket.emit('m', textBody);
+        assert.equal(await raw.next(), `${head}${textBody}"]`, `text event of about ${size} bytes`);
+        server.io.emit('m', textBody);
+        assert.equal(await raw.next(), `${head}${textBody}"]`, `broadcast text event of about ${size} bytes`);
+        const bytes = Buffer.from(Array.from({ length: size }, (_, i) => (i * 31 + 7) % 256));
+        socket.emit('b', bytes);
+        assert.equal(await raw.next(), '451-["b",{"_placeholder":true,"num":0}]');
+        assert.deepEqual(await raw.next(), bytes, `binary attachment of ${size} bytes`);
+        server.io.emit('b', bytes);
+        assert.equal(await raw.next(), '451-["b",{"_placeholder":true,"num":0}]');
+        assert.deepEqual(await raw.next(), bytes, `broadcast binary attachment of ${size} bytes`);
+      }
+      // Every frame as it came over the wire: unmasked, final, its length in the fewest bytes (RFC 6455, 5.2).
+      const wire = Buffer.concat(captured);
+      let frames = 0;
+      for (let at = 0; at < wire.length; frames++) {
+        assert.ok(wire[at] === 0x81 || wire[at] === 0x82, `frame ${frames}: FIN and a text or binary opcode`);
+        const short = wire[at + 1]!;
+        assert.ok(short < 0x80, `frame ${frames}: unmasked`);
+        let length = short;
+        let head = 2;
+        if (short === 126) {
+          length = wire.readUInt16BE(at + 2);
+          head = 4;
+          assert.ok(length >= 126, `frame ${frames}: a 16-bit length only from 126 up (${length})`);
+        } else if (short === 127) {
+          length = Number(wire.readBigUInt64BE(at + 2));
+          head = 10;
+          assert.ok(length >= 65536, `frame ${frames}: a 64-bit length only from 65,536 up (${length})`);
+        }
+        at += head + length;
+      }
+      assert.ok(frames >= sizes.length * 6, `${frames} frames read`);
+    } finally {
+      raw.terminate();
+    }
+  });
+});

@@ -1,5 +1,4 @@
 import { isUtf8 } from 'node:buffer';
-import * as wsModule from 'ws';
 import WebSocket from 'ws';
 import type { EngineSocket } from '../engine-socket.ts';
 import type { WirePacket } from '../packet.ts';
@@ -138,7 +137,7 @@ function unmask(chunk: Buffer, start: number, m0: number, m1: number, m2: number
  * costs one encode and one frame, not N.
  */
 export class PreparedPacket {
-  /** Header and payload of the websocket frame, built lazily. */
+  /** The websocket frame, header and payload in one Buffer (ws's `sendFrame` takes a list), built lazily. */
   frame: Buffer[] | undefined = undefined;
 
   constructor(readonly packet: WirePacket) {}
@@ -147,6 +146,7 @@ export class PreparedPacket {
 interface WsSender {
   sendFrame(list: Buffer[], cb?: (err?: Error) => void): void;
   _state?: number;
+  _firstFragment?: boolean;
 }
 
 interface WsInternals {
@@ -154,12 +154,8 @@ interface WsInternals {
   _extensions?: Record<string, unknown>;
 }
 
-interface WsSenderClass {
-  frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[];
-}
-
-// ws exports its frame builder (`Sender`) but its type definitions do not declare it.
-const Sender = (wsModule as unknown as { Sender?: WsSenderClass }).Sender;
+/** Binary packets up to this size are copied into a frame of their own; larger ones go through ws. */
+const MAX_COPIED_BINARY = 64 * 1024;
 
 const TEXT = Object.freeze({ binary: false });
 const BINARY = Object.freeze({ binary: true });
@@ -180,19 +176,22 @@ export class WebSocketTransport {
   }
 
   send(packet: WirePacket): void {
-    this.ws.send(packet, typeof packet === 'string' ? TEXT : BINARY);
+    const sender = writableSender(this.ws);
+    // A large binary goes to ws, which writes it after its header without copying it.
+    if (sender === null || (typeof packet !== 'string' && packet.length > MAX_COPIED_BINARY)) {
+      this.ws.send(packet, typeof packet === 'string' ? TEXT : BINARY);
+      return;
+    }
+    sender.sendFrame([wholeFrame(packet)]);
   }
 
   sendPrepared(prepared: PreparedPacket): void {
-    const internals = this.ws as unknown as WsInternals;
-    const sender = internals._sender;
-    // Writing a pre-built frame is only sound when ws has nothing queued and no extension
-    // (permessage-deflate) rewrites frames; otherwise fall back to a normal send.
-    if (!Sender || !sender || sender._state !== 0 || typeof sender.sendFrame !== 'function' || hasExtensions(internals)) {
-      this.send(prepared.packet);
+    const sender = writableSender(this.ws);
+    if (sender === null) {
+      this.ws.send(prepared.packet, typeof prepared.packet === 'string' ? TEXT : BINARY);
       return;
     }
-    prepared.frame ??= frameOf(prepared.packet);
+    prepared.frame ??= [wholeFrame(prepared.packet)];
     sender.sendFrame(prepared.frame);
   }
 
@@ -205,6 +204,19 @@ export class WebSocketTransport {
   }
 }
 
+/**
+ * ws's Sender of `ws` when a frame we build may be handed to it as is: the websocket is open, ws
+ * has nothing queued and is not in the middle of a fragmented message, and no extension
+ * (permessage-deflate) rewrites frames. Otherwise null, and ws's own `send` is used.
+ */
+function writableSender(ws: SessionWebSocket): WsSender | null {
+  const internals = ws as unknown as WsInternals;
+  const sender = internals._sender;
+  if (!sender || sender._state !== 0 || sender._firstFragment === false || typeof sender.sendFrame !== 'function') return null;
+  if (ws.readyState !== WebSocket.OPEN || hasExtensions(internals)) return null;
+  return sender;
+}
+
 function hasExtensions(internals: WsInternals): boolean {
   const extensions = internals._extensions;
   if (!extensions) return false;
@@ -212,13 +224,27 @@ function hasExtensions(internals: WsInternals): boolean {
   return false;
 }
 
-function frameOf(packet: WirePacket): Buffer[] {
+/**
+ * One unmasked websocket frame (FIN, text for a string, binary for a Buffer) holding `packet`, in
+ * one Buffer: written with one `write`, where ws's own send writes its header and payload apart
+ * (a cork, two writes and a `writev`). The bytes are those ws would send.
+ */
+function wholeFrame(packet: WirePacket): Buffer {
   const binary = typeof packet !== 'string';
-  return Sender!.frame(binary ? packet : Buffer.from(packet), {
-    fin: true,
-    rsv1: false,
-    opcode: binary ? 2 : 1,
-    mask: false,
-    readOnly: false,
-  });
+  const length = binary ? packet.length : Buffer.byteLength(packet);
+  const head = length < 126 ? 2 : length < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(head + length);
+  frame[0] = binary ? 0x82 : 0x81;
+  if (head === 2) frame[1] = length;
+  else if (head === 4) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 0x100000000), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  if (binary) packet.copy(frame, head);
+  else frame.write(packet, head, 'utf8');
+  return frame;
 }
