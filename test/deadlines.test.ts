@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { describe, it, type TestContext } from 'node:test';
 import { Deadlines, type Scheduled } from '../framework/util/deadlines.ts';
 import { setLogSink } from '../framework/util/logger.ts';
@@ -141,16 +142,73 @@ describe('Deadlines', () => {
     assert.equal(outcome, 'expired');
   });
 
-  it('does not keep the process waiting once empty (real timers)', async () => {
-    const queue = new Deadlines<Item>(5, () => {});
-    const done = new Promise<void>((resolve) => {
-      const q = new Deadlines<Item>(5, () => resolve());
-      q.add(new Item('a'));
-    });
-    queue.add(new Item('b'));
-    queue.remove(queue['head' as keyof typeof queue] as unknown as Item);
-    assert.equal(queue.length, 0);
-    assert.equal(queue['timer' as keyof typeof queue], null, 'no timer left behind');
-    await done;
+  it('an item added after the queue emptied expires after the full delay, not with the old timer', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(100, (item) => expired.push(item.name), Date.now);
+    const a = new Item('a');
+    queue.add(a);
+    t.mock.timers.tick(60);
+    queue.remove(a);
+    const b = new Item('b');
+    queue.add(b);
+    t.mock.timers.tick(40); // the timer armed for a fires: b is not due yet
+    assert.deepEqual(expired, []);
+    t.mock.timers.tick(59);
+    assert.deepEqual(expired, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(expired, ['b']);
+  });
+
+  it('does not keep the process waiting once empty (real timers, in a child process)', async () => {
+    // A queue of one minute, emptied: the process must end on its own, long before the minute.
+    const script = [
+      "import { Deadlines } from './framework/util/deadlines.ts';",
+      'const item = { deadlineAt: 0, deadlinePrev: null, deadlineNext: null, deadlines: null };',
+      'const queue = new Deadlines(60_000, () => {});',
+      'queue.add(item);',
+      'queue.remove(item);',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+    try {
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
+        child.once('exit', (exitCode) => {
+          clearTimeout(guard);
+          resolve(exitCode);
+        });
+      });
+      assert.equal(code, 0);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('keeps the process alive while an item added after emptying waits (real timers, in a child process)', async () => {
+    const script = [
+      "import { Deadlines } from './framework/util/deadlines.ts';",
+      'const item = () => ({ deadlineAt: 0, deadlinePrev: null, deadlineNext: null, deadlines: null });',
+      "const queue = new Deadlines(200, () => process.stdout.write('expired'));",
+      'const first = item();',
+      'queue.add(first);',
+      'queue.remove(first);',
+      'queue.add(item());',
+    ].join('\n');
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
+        child.once('exit', (exitCode) => {
+          clearTimeout(guard);
+          resolve(exitCode);
+        });
+      });
+      assert.equal(code, 0);
+      assert.equal(out, 'expired', 'the process waited for the item');
+    } finally {
+      child.kill();
+    }
   });
 });
