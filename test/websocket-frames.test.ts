@@ -61,8 +61,8 @@ function frame({ opcode, payload, fin = true, rsv = 0, mask = [0x11, 0x22, 0x33,
 const text = (s: string) => Buffer.from(s, 'utf8');
 
 /** Feeds `chunks` (each copied: both readers unmask in place) to a receiver; what it emitted. */
-async function readAll(chunks: readonly Buffer[], maxPayload: number, shortcut: boolean): Promise<string[]> {
-  const receiver = new Receiver({ isServer: true, maxPayload, allowSynchronousEvents: true, binaryType: 'nodebuffer' });
+async function readAll(chunks: readonly Buffer[], maxPayload: number, shortcut: boolean, options: Record<string, unknown> = {}): Promise<string[]> {
+  const receiver = new Receiver({ isServer: true, maxPayload, allowSynchronousEvents: true, binaryType: 'nodebuffer', ...options });
   if (shortcut) assert.equal(readWholeFramesFirst(receiver), true, 'the shortcut is installed on a ws Receiver');
   const seen: string[] = [];
   let failed = false;
@@ -80,6 +80,9 @@ async function readAll(chunks: readonly Buffer[], maxPayload: number, shortcut: 
     receiver.write(Buffer.from(chunk));
     await new Promise((resolve) => setImmediate(resolve));
   }
+  // And the reader's state at the end, as far as the next frame depends on it.
+  const state = receiver as unknown as Record<string, unknown>;
+  seen.push(`state ${['_state', '_opcode', '_fin', '_fragmented', '_bufferedBytes', '_totalPayloadLength', '_loop', '_errored'].map((key) => String(state[key])).join(' ')}`);
   return seen;
 }
 
@@ -122,6 +125,7 @@ function randomFrames(random: () => number, maxPayload: number): Buffer[] {
 /** `frames` as chunks: each frame alone, all in one, or cut at random places. */
 function cut(random: () => number, frames: readonly Buffer[]): Buffer[] {
   const way = random();
+  if (way < 0.05) return [Buffer.alloc(0), ...frames];
   if (way < 0.5) return [...frames];
   const all = Buffer.concat(frames);
   if (way < 0.65) return [all];
@@ -141,8 +145,10 @@ describe('whole frames read without ws Receiver stream', () => {
     let shortcutMessages = 0;
     for (let run = 0; run < 3000; run++) {
       const chunks = cut(random, randomFrames(random, maxPayload));
-      const expected = await readAll(chunks, maxPayload, false);
-      const actual = await readAll(chunks, maxPayload, true);
+      // Now and then with ws's cap on chunks held (0, the default, is no cap).
+      const options = { maxBufferedChunks: random() < 0.1 ? 1 : 0 };
+      const expected = await readAll(chunks, maxPayload, false, options);
+      const actual = await readAll(chunks, maxPayload, true, options);
       assert.deepEqual(actual, expected, `run ${run}: chunks ${chunks.map((c) => c.toString('hex')).join(' | ')}`);
       shortcutMessages += expected.filter((line) => line.startsWith('message')).length;
     }
@@ -154,7 +160,7 @@ describe('whole frames read without ws Receiver stream', () => {
     for (let length = 0; length <= 140; length++) {
       const payload = Buffer.from(Array.from({ length }, (_, i) => (i * 7 + 3) % 256));
       const seen = await readAll([frame({ opcode: 2, payload, mask: [0x9a, 0x01, 0xff, 0x5c] })], 0, true);
-      assert.deepEqual(seen, [`message binary ${payload.toString('hex')}`], `length ${length}`);
+      assert.deepEqual(seen.slice(0, -1), [`message binary ${payload.toString('hex')}`], `length ${length}`);
     }
   });
 
@@ -163,7 +169,7 @@ describe('whole frames read without ws Receiver stream', () => {
     // an empty masked text frame (0x81 0x80 and four mask bytes).
     const chunks = [Buffer.from([0x82]), Buffer.from([0x81, 0x80, 0x01, 0x02, 0x03, 0x04])];
     const expected = await readAll(chunks, 0, false);
-    assert.deepEqual(expected, [`message binary ${(0x04 ^ 0x80).toString(16)}`]);
+    assert.equal(expected[0], `message binary ${(0x04 ^ 0x80).toString(16)}`);
     assert.deepEqual(await readAll(chunks, 0, true), expected);
   });
 
@@ -172,9 +178,28 @@ describe('whole frames read without ws Receiver stream', () => {
     // for the mask. The rest, read alone, would pass for a masked text frame of three bytes.
     const chunks = [Buffer.from([0x82, 0x85]), Buffer.from([0x81, 0x83, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64, 0x65])];
     const expected = await readAll(chunks, 0, false);
-    assert.equal(expected.length, 1);
+    assert.equal(expected.length, 2);
     assert.match(expected[0]!, /^message binary /);
     assert.deepEqual(await readAll(chunks, 0, true), expected);
+  });
+
+  it('leaves a chunk to ws when ws holds an empty chunk (its cap on chunks held counts it)', async () => {
+    const chunks = [Buffer.alloc(0), frame({ opcode: 1, payload: text('hi') })];
+    const expected = await readAll(chunks, 0, false, { maxBufferedChunks: 1 });
+    assert.match(expected[0]!, /^error WS_ERR_TOO_MANY_BUFFERED_PARTS/);
+    assert.deepEqual(await readAll(chunks, 0, true, { maxBufferedChunks: 1 }), expected);
+  });
+
+  it('emits an empty message as a Buffer of its own, not a view keeping the chunk alive', async () => {
+    const receiver = new Receiver({ isServer: true, maxPayload: 0, allowSynchronousEvents: true, binaryType: 'nodebuffer' });
+    assert.equal(readWholeFramesFirst(receiver), true);
+    const got: Buffer[] = [];
+    receiver.on('message', (data: Buffer) => got.push(data));
+    const chunk = Buffer.concat([frame({ opcode: 2, payload: Buffer.alloc(0) }), Buffer.alloc(1000)]).subarray(0, 6);
+    receiver.write(chunk);
+    assert.equal(got.length, 1);
+    assert.equal(got[0]!.length, 0);
+    assert.notEqual(got[0]!.buffer, chunk.buffer);
   });
 
   it('is installed on the websockets of a real server', async () => {
@@ -186,7 +211,8 @@ describe('whole frames read without ws Receiver stream', () => {
       const ws = (session.transport as { ws?: SessionWebSocket }).ws;
       assert.ok(ws, 'the session runs over a websocket');
       const receiver = (ws as unknown as { _receiver: object })._receiver;
-      assert.ok(Object.prototype.hasOwnProperty.call(Object.getPrototypeOf(receiver), 'write'), 'its receiver has the whole-frame write');
+      assert.ok(Object.prototype.hasOwnProperty.call(receiver, 'write'), 'its receiver has the whole-frame write of its own');
+      assert.equal(readWholeFramesFirst(receiver), true);
     } finally {
       raw.terminate();
     }

@@ -31,6 +31,11 @@ interface WsReceiver {
   readonly destroyed: boolean;
   _state: number;
   _bufferedBytes: number;
+  _buffers: unknown[];
+  _fin: boolean;
+  _masked: boolean;
+  _compressed: boolean;
+  _payloadLength: number;
   _fragmented: number;
   _errored: boolean;
   _loop: boolean;
@@ -42,28 +47,28 @@ interface WsReceiver {
   _binaryType: string;
 }
 
-/** ws's Receiver prototype, and the one derived from it with {@link wholeFrameWrite}; made on first use. */
-let receiverPrototype: object | null = null;
-let fastPrototype: object | null = null;
+/** The `write` ws's Receiver inherits (Writable's), which {@link wholeFrameWrite} hands everything else to. */
 let writableWrite: WsReceiver['write'] | null = null;
 
+/** What ws's receiver emits for an empty message (its own is a shared empty Buffer too). */
+const EMPTY = Buffer.alloc(0);
+
 /**
- * @internal Gives `receiver` (ws's frame reader of one websocket) the prototype whose `write`
- * takes whole frames itself (see {@link wholeFrameWrite}); returns whether it has it.
+ * @internal Gives `receiver` (ws's frame reader of one websocket) {@link wholeFrameWrite} as its
+ * own `write`; returns whether it has it. An own property, not another prototype: V8 gives every
+ * receiver the same hidden class either way only with the property (a prototype swapped after
+ * construction left each receiver a class of its own, and ws's own parsing ten times slower).
  */
 export function readWholeFramesFirst(receiver: object | undefined): boolean {
   if (!receiver) return false;
-  const prototype = Object.getPrototypeOf(receiver) as { write?: unknown } | null;
-  if (prototype === null) return false;
-  if (prototype === fastPrototype) return true;
-  if (receiverPrototype === null) {
-    if (typeof prototype.write !== 'function') return false;
-    receiverPrototype = prototype;
-    writableWrite = prototype.write as WsReceiver['write'];
-    fastPrototype = Object.create(prototype, { write: { value: wholeFrameWrite, writable: true, configurable: true } }) as object;
-  }
-  if (prototype !== receiverPrototype) return false;
-  Object.setPrototypeOf(receiver, fastPrototype);
+  const target = receiver as { write?: unknown };
+  const write = target.write;
+  if (write === wholeFrameWrite) return true;
+  if (typeof write !== 'function') return false;
+  writableWrite ??= write as WsReceiver['write'];
+  // Someone else's write (not the one every receiver inherits): left alone.
+  if (write !== writableWrite) return false;
+  target.write = wholeFrameWrite;
   return true;
 }
 
@@ -75,6 +80,9 @@ export function readWholeFramesFirst(receiver: object | undefined): boolean {
  * the receiver's `message`, as ws does. Anything else (control frames, fragments, several or
  * partial frames, compression, a frame over `maxPayload`, invalid UTF-8, a receiver mid-message,
  * closing or failed) goes to ws's own `write` untouched, so ws keeps every rule and error code.
+ * Where the two can differ, nothing of ours goes: a `message` listener that throws leaves ws's
+ * parser stuck mid-loop but not this (ours catch what they run), and a listener that writes to
+ * the receiver itself would see its chunk read in another order.
  */
 function wholeFrameWrite(this: WsReceiver, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
   if (encoding === undefined && cb === undefined && chunk instanceof Buffer && readWholeFrame(this, chunk)) return true;
@@ -97,7 +105,7 @@ function readWholeFrame(receiver: WsReceiver, chunk: Buffer): boolean {
   } else if (length === 127) return false;
   if (size !== start + length) return false;
   const r = receiver;
-  if (r._state !== 0 || r._bufferedBytes !== 0 || r._fragmented !== 0 || r._loop || r._errored || r._opcode === 0x08 || !r._isServer) return false;
+  if (r._state !== 0 || r._bufferedBytes !== 0 || r._buffers.length !== 0 || r._fragmented !== 0 || r._loop || r._errored || r._opcode === 0x08 || !r._isServer) return false;
   if (!r._allowSynchronousEvents || r._binaryType !== 'nodebuffer' || (r._maxPayload > 0 && length > r._maxPayload)) return false;
   // The stream's own view of the same: nothing queued, not ended (a close frame ends it), not destroyed.
   if (r.writableLength !== 0 || r.writableEnded || r.destroyed) return false;
@@ -106,12 +114,18 @@ function readWholeFrame(receiver: WsReceiver, chunk: Buffer): boolean {
   const m2 = chunk[start - 2]!;
   const m3 = chunk[start - 1]!;
   unmask(chunk, start, m0, m1, m2, m3);
-  const data = chunk.subarray(start);
+  const data = length === 0 ? EMPTY : chunk.subarray(start);
   const binary = first === 0x82;
   if (!binary && !r._skipUTF8Validation && !isUtf8(data)) {
     unmask(chunk, start, m0, m1, m2, m3); // masked again: ws reads the frame as it came and refuses it
     return false;
   }
+  // Left as ws's parsing leaves them after such a frame.
+  r._fin = true;
+  r._opcode = first & 0x0f;
+  r._masked = true;
+  r._compressed = false;
+  r._payloadLength = length;
   r.emit('message', data, binary);
   return true;
 }
@@ -227,7 +241,10 @@ function hasExtensions(internals: WsInternals): boolean {
 /**
  * One unmasked websocket frame (FIN, text for a string, binary for a Buffer) holding `packet`, in
  * one Buffer: written with one `write`, where ws's own send writes its header and payload apart
- * (a cork, two writes and a `writev`). The bytes are those ws would send.
+ * (a cork, two writes and a `writev`). The bytes are those ws would send. One thing differs, for
+ * the better: while the frame waits in the socket, `bufferedAmount` counts its bytes, where a
+ * string ws hands the socket counts its UTF-16 code units (so `maxBufferedBytes` now holds for
+ * text that is not ASCII too).
  */
 function wholeFrame(packet: WirePacket): Buffer {
   const binary = typeof packet !== 'string';
@@ -244,7 +261,7 @@ function wholeFrame(packet: WirePacket): Buffer {
     frame.writeUInt32BE(Math.floor(length / 0x100000000), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  if (binary) packet.copy(frame, head);
+  if (binary) frame.set(packet, head);
   else frame.write(packet, head, 'utf8');
   return frame;
 }
