@@ -202,6 +202,38 @@ describe('whole frames read without ws Receiver stream', () => {
     assert.notEqual(got[0]!.buffer, chunk.buffer);
   });
 
+  it('leaves frames to ws when ws emits them later, as another type, or reads as a client', async () => {
+    const whole = frame({ opcode: 2, payload: Buffer.from([1, 2, 3]) });
+    // allowSynchronousEvents: false: ws emits on a later turn, not inside write().
+    const deferred = new Receiver({ isServer: true, maxPayload: 0, allowSynchronousEvents: false, binaryType: 'nodebuffer' });
+    assert.equal(readWholeFramesFirst(deferred), true);
+    let emitted = 0;
+    deferred.on('message', () => emitted++);
+    deferred.write(Buffer.from(whole));
+    assert.equal(emitted, 0, 'not emitted inside write()');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(emitted, 1);
+    // binaryType 'arraybuffer': ws emits an ArrayBuffer.
+    const arrays = new Receiver({ isServer: true, maxPayload: 0, allowSynchronousEvents: true, binaryType: 'arraybuffer' });
+    assert.equal(readWholeFramesFirst(arrays), true);
+    const got: unknown[] = [];
+    arrays.on('message', (data: unknown) => got.push(data));
+    arrays.write(Buffer.from(whole));
+    assert.ok(got[0] instanceof ArrayBuffer, 'an ArrayBuffer, as ws gives');
+    // A client's reader refuses masked frames: ws's error, not a message.
+    const chunks = [whole];
+    const expected = await readAll(chunks, 0, false, { isServer: false });
+    assert.match(expected[0]!, /^error WS_ERR_UNEXPECTED_MASK/);
+    assert.deepEqual(await readAll(chunks, 0, true, { isServer: false }), expected);
+  });
+
+  it('is not installed on a reader without the fields it reads (a ws release that renamed one)', () => {
+    const receiver = new Receiver({ isServer: true, maxPayload: 100, allowSynchronousEvents: true, binaryType: 'nodebuffer' });
+    delete (receiver as unknown as Record<string, unknown>)._maxPayload;
+    assert.equal(readWholeFramesFirst(receiver), false);
+    assert.ok(!Object.prototype.hasOwnProperty.call(receiver, 'write'));
+  });
+
   it('is installed on the websockets of a real server', async () => {
     const server = await startServer();
     const raw = await RawWebSocket.open(`${server.url}/socket.io/?EIO=4&transport=websocket`);
@@ -297,6 +329,28 @@ describe('frames written by hand to a real server', () => {
 });
 
 describe('frames the server writes itself', () => {
+  it('follow what ws has queued (a Blob being read) and an open fragmented message, in order', async () => {
+    const server = await startServer();
+    const raw = await RawWebSocket.open(`${server.url}/socket.io/?EIO=4&transport=websocket`);
+    try {
+      const session = server.io.engine.clients.get(raw.sid)!;
+      const transport = session.transport as { ws: SessionWebSocket; send(packet: string): void };
+      // ws reads a Blob asynchronously; until then its sender queues everything after it.
+      transport.ws.send(new Blob(['4first']));
+      transport.send('4second');
+      assert.deepEqual(await raw.next(), Buffer.from('4first'));
+      assert.equal(await raw.next(), '4second');
+      // A message ws sends in fragments: what we send meanwhile goes through ws too.
+      transport.ws.send('4part-', { fin: false });
+      transport.send('4rest');
+      transport.ws.send('4third');
+      assert.equal(await raw.next(), '4part-4rest');
+      assert.equal(await raw.next(), '4third');
+    } finally {
+      raw.terminate();
+    }
+  });
+
   // Around each boundary of the frame's length field (7-bit, 16-bit, 64-bit), and past the size
   // above which a binary goes through ws instead (64 KiB).
   const sizes = [0, 1, 125, 126, 127, 65535, 65536, 70000];

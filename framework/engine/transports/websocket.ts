@@ -64,12 +64,45 @@ export function readWholeFramesFirst(receiver: object | undefined): boolean {
   const target = receiver as { write?: unknown };
   const write = target.write;
   if (write === wholeFrameWrite) return true;
-  if (typeof write !== 'function') return false;
+  if (typeof write !== 'function' || !hasReceiverFields(receiver)) return false;
   writableWrite ??= write as WsReceiver['write'];
   // Someone else's write (not the one every receiver inherits): left alone.
   if (write !== writableWrite) return false;
   target.write = wholeFrameWrite;
   return true;
+}
+
+/** The fields of ws's receiver {@link readWholeFrame} reads and their types (as of ws 8.23). */
+const RECEIVER_FIELDS: ReadonlyArray<readonly [string, string]> = [
+  ['_state', 'number'],
+  ['_bufferedBytes', 'number'],
+  ['_fragmented', 'number'],
+  ['_opcode', 'number'],
+  ['_maxPayload', 'number'],
+  ['_payloadLength', 'number'],
+  ['_loop', 'boolean'],
+  ['_errored', 'boolean'],
+  ['_isServer', 'boolean'],
+  ['_skipUTF8Validation', 'boolean'],
+  ['_allowSynchronousEvents', 'boolean'],
+  ['_fin', 'boolean'],
+  ['_masked', 'boolean'],
+  ['_compressed', 'boolean'],
+  ['_binaryType', 'string'],
+  ['writableLength', 'number'],
+  ['writableEnded', 'boolean'],
+  ['destroyed', 'boolean'],
+];
+
+/**
+ * Whether `receiver` has every field the shortcut reads, of the type it expects: a ws release that
+ * renamed one (a limit such as `_maxPayload` read as undefined would pass everything) turns the
+ * shortcut off instead, and the test that it is installed on a real server fails.
+ */
+function hasReceiverFields(receiver: object): boolean {
+  const fields = receiver as Record<string, unknown>;
+  for (const [name, type] of RECEIVER_FIELDS) if (typeof fields[name] !== type) return false;
+  return Array.isArray(fields._buffers);
 }
 
 /**
@@ -226,7 +259,8 @@ export class WebSocketTransport {
 function writableSender(ws: SessionWebSocket): WsSender | null {
   const internals = ws as unknown as WsInternals;
   const sender = internals._sender;
-  if (!sender || sender._state !== 0 || sender._firstFragment === false || typeof sender.sendFrame !== 'function') return null;
+  // Fields of ws 8.23's Sender; a release without them (another type) sends through ws.send.
+  if (!sender || sender._state !== 0 || sender._firstFragment !== true || typeof sender.sendFrame !== 'function') return null;
   if (ws.readyState !== WebSocket.OPEN || hasExtensions(internals)) return null;
   return sender;
 }
@@ -261,6 +295,8 @@ function wholeFrame(packet: WirePacket): Buffer {
     frame.writeUInt32BE(Math.floor(length / 0x100000000), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
+  // A copy: a Buffer changed after it was sent no longer changes what goes out (ws.send, which
+  // takes binaries over MAX_COPIED_BINARY, writes the caller's Buffer as it is when written).
   if (binary) frame.set(packet, head);
   else frame.write(packet, head, 'utf8');
   return frame;
