@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { Deadlines, type Scheduled } from '../framework/util/deadlines.ts';
 import { setLogSink } from '../framework/util/logger.ts';
+
+/** The repository root: the child processes below import the framework relative to it. */
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 class Item implements Scheduled {
   deadlineAt = 0;
@@ -142,6 +146,28 @@ describe('Deadlines', () => {
     assert.equal(outcome, 'expired');
   });
 
+  it('a handler that adds its item again does not hold back an item already waiting', (t) => {
+    mockClock(t);
+    const expired: string[] = [];
+    const queue = new Deadlines<Item>(
+      100,
+      (item) => {
+        expired.push(`${item.name}@${Date.now() - 1_000_000}`);
+        if (item.name === 'a') queue.add(item);
+      },
+      Date.now,
+    );
+    queue.add(new Item('a'));
+    t.mock.timers.tick(40);
+    queue.add(new Item('b'));
+    t.mock.timers.tick(60); // a expires and waits again
+    t.mock.timers.tick(40); // b is due
+    assert.deepEqual(expired, ['a@100', 'b@140']);
+    t.mock.timers.tick(60);
+    assert.deepEqual(expired, ['a@100', 'b@140', 'a@200']);
+    queue.clear();
+  });
+
   it('an item added after the queue emptied expires after the full delay, not with the old timer', (t) => {
     mockClock(t);
     const expired: string[] = [];
@@ -169,7 +195,7 @@ describe('Deadlines', () => {
       'queue.add(item);',
       'queue.remove(item);',
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: 'ignore' });
     try {
       const code = await new Promise<number | null>((resolve, reject) => {
         const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
@@ -194,7 +220,7 @@ describe('Deadlines', () => {
       'queue.remove(first);',
       'queue.add(item());',
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));

@@ -71,7 +71,9 @@ export class Deadlines<T extends Scheduled> {
     } else this.tail.deadlineNext = item;
     this.tail = item;
     this.size++;
-    if (this.timer === null) this.arm(this.delay);
+    // Only a new head needs the timer armed for it. Without a timer and with a head before this
+    // item, we are inside fire(), which arms for its head when it is done.
+    if (this.timer === null && this.head === item) this.arm(this.delay);
   }
 
   /** Takes `item` out of this queue (nothing when it does not wait here). */
