@@ -72,7 +72,7 @@ export function readWholeFramesFirst(receiver: object | undefined): boolean {
   return true;
 }
 
-/** The fields of ws's receiver {@link readWholeFrame} reads and their types (as of ws 8.23). */
+/** The fields of ws's receiver {@link readWholeFrame} reads or writes, and their types (as of ws 8.23). */
 const RECEIVER_FIELDS: ReadonlyArray<readonly [string, string]> = [
   ['_state', 'number'],
   ['_bufferedBytes', 'number'],
