@@ -8,6 +8,28 @@ import { setLogSink } from '../framework/util/logger.ts';
 /** The repository root: the child processes below import the framework relative to it. */
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * Runs `lines` as an ES module in a child process from the repository root; resolves with its
+ * exit code and what it printed once it exits by itself, rejects if it still runs after 20 s.
+ */
+async function runModule(lines: readonly string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', lines.join('\n')], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
+      child.once('exit', (exitCode) => {
+        clearTimeout(guard);
+        resolve(exitCode);
+      });
+    });
+    return { code, out };
+  } finally {
+    child.kill();
+  }
+}
+
 class Item implements Scheduled {
   deadlineAt = 0;
   deadlinePrev: Scheduled | null = null;
@@ -188,30 +210,18 @@ describe('Deadlines', () => {
 
   it('does not keep the process waiting once empty (real timers, in a child process)', async () => {
     // A queue of one minute, emptied: the process must end on its own, long before the minute.
-    const script = [
+    const { code } = await runModule([
       "import { Deadlines } from './framework/util/deadlines.ts';",
       'const item = { deadlineAt: 0, deadlinePrev: null, deadlineNext: null, deadlines: null };',
       'const queue = new Deadlines(60_000, () => {});',
       'queue.add(item);',
       'queue.remove(item);',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: 'ignore' });
-    try {
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
-        child.once('exit', (exitCode) => {
-          clearTimeout(guard);
-          resolve(exitCode);
-        });
-      });
-      assert.equal(code, 0);
-    } finally {
-      child.kill();
-    }
+    ]);
+    assert.equal(code, 0);
   });
 
   it('keeps the process alive while an item added after emptying waits (real timers, in a child process)', async () => {
-    const script = [
+    const { code, out } = await runModule([
       "import { Deadlines } from './framework/util/deadlines.ts';",
       'const item = () => ({ deadlineAt: 0, deadlinePrev: null, deadlineNext: null, deadlines: null });',
       "const queue = new Deadlines(200, () => process.stdout.write('expired'));",
@@ -219,22 +229,8 @@ describe('Deadlines', () => {
       'queue.add(first);',
       'queue.remove(first);',
       'queue.add(item());',
-    ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO, stdio: ['ignore', 'pipe', 'ignore'] });
-    try {
-      let out = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const code = await new Promise<number | null>((resolve, reject) => {
-        const guard = setTimeout(() => reject(new Error('the process was still running after 20 s')), 20_000);
-        child.once('exit', (exitCode) => {
-          clearTimeout(guard);
-          resolve(exitCode);
-        });
-      });
-      assert.equal(code, 0);
-      assert.equal(out, 'expired', 'the process waited for the item');
-    } finally {
-      child.kill();
-    }
+    ]);
+    assert.equal(code, 0);
+    assert.equal(out, 'expired', 'the process waited for the item');
   });
 });

@@ -226,7 +226,7 @@ export class WebSocketTransport {
     const sender = writableSender(this.ws);
     // A large binary goes to ws, which writes it after its header without copying it.
     if (sender === null || (typeof packet !== 'string' && packet.length > MAX_COPIED_BINARY)) {
-      this.ws.send(packet, typeof packet === 'string' ? TEXT : BINARY);
+      this.sendThroughWs(packet);
       return;
     }
     sender.sendFrame([wholeFrame(packet)]);
@@ -235,11 +235,16 @@ export class WebSocketTransport {
   sendPrepared(prepared: PreparedPacket): void {
     const sender = writableSender(this.ws);
     if (sender === null) {
-      this.ws.send(prepared.packet, typeof prepared.packet === 'string' ? TEXT : BINARY);
+      this.sendThroughWs(prepared.packet);
       return;
     }
     prepared.frame ??= [wholeFrame(prepared.packet)];
     sender.sendFrame(prepared.frame);
+  }
+
+  /** ws's own send: a string as a text frame, a Buffer as a binary one. */
+  private sendThroughWs(packet: WirePacket): void {
+    this.ws.send(packet, typeof packet === 'string' ? TEXT : BINARY);
   }
 
   close(): void {
