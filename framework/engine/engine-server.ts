@@ -8,7 +8,7 @@ import { EngineSocket, heartbeatQueues, type EngineHandshake, type EngineSocketO
 import { ENGINE_HTTP_ERROR_MESSAGES, EngineError, EngineHttpError } from './errors.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions, type TransportName } from './options.ts';
 import { PollingTransport } from './transports/polling.ts';
-import { SessionWebSocket, WebSocketTransport } from './transports/websocket.ts';
+import { SessionWebSocket, WebSocketTransport, acceptPlainHandshake } from './transports/websocket.ts';
 
 const log = createLogger('engine');
 
@@ -179,21 +179,27 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
   }
 
   /**
-   * Completes a websocket handshake and opens a session on it. ws answers the handshake
-   * synchronously, so corking the socket sends its 101 response and our open packet in one write.
+   * Completes a websocket handshake and opens a session on it. The usual handshake is answered
+   * by {@link acceptPlainHandshake}, any other by ws. Both answer synchronously, so corking the
+   * socket sends the 101 response and our open packet in one write.
    */
   private openWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer, query: Query): void {
     socket.cork();
     try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const transport = new WebSocketTransport(ws as SessionWebSocket);
-        const session = this.open(req, query, transport);
-        transport.send(session.openPacket());
-        this.announce(session);
-      });
+      const ws = acceptPlainHandshake(this.wss, req, socket, head);
+      if (ws) this.openOn(req, query, ws);
+      else this.wss.handleUpgrade(req, socket, head, (upgraded) => this.openOn(req, query, upgraded as SessionWebSocket));
     } finally {
       socket.uncork();
     }
+  }
+
+  /** Opens a session on a websocket just accepted, and sends it the open packet. */
+  private openOn(req: IncomingMessage, query: Query, ws: SessionWebSocket): void {
+    const transport = new WebSocketTransport(ws);
+    const session = this.open(req, query, transport);
+    transport.send(session.openPacket());
+    this.announce(session);
   }
 
   /** Closes every session and stops serving. */

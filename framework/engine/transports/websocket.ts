@@ -1,5 +1,8 @@
 import { isUtf8 } from 'node:buffer';
-import WebSocket from 'ws';
+import crypto from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import WebSocket, { type WebSocketServer } from 'ws';
 import type { EngineSocket } from '../engine-socket.ts';
 import type { WirePacket } from '../packet.ts';
 
@@ -20,6 +23,49 @@ export class SessionWebSocket extends WebSocket {
     (WebSocket.prototype as unknown as { setSocket(...args: unknown[]): void }).setSocket.apply(this, args);
     readWholeFramesFirst((this as unknown as { _receiver?: WsReceiver })._receiver);
   }
+}
+
+/** What RFC 6455 appends to the client's key before hashing it into `Sec-WebSocket-Accept`. */
+const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** A `Sec-WebSocket-Key` ws accepts: 16 bytes in base64. */
+const HANDSHAKE_KEY = /^[+/0-9A-Za-z]{22}==$/;
+/** SHA-1 in base64, one-shot where Node has `crypto.hash` (20.12+), a `Hash` object before. */
+const sha1Base64: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === 'function'
+    ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash('sha1', text, 'base64')
+    : (text) => crypto.createHash('sha1').update(text).digest('base64');
+
+/**
+ * @internal Answers a websocket handshake that ws would accept exactly as it comes, the way ws
+ * does (the same 101 response, a websocket made and given the socket with the same options), but
+ * without ws's per-request work: one `GET` with `Upgrade: websocket`, a valid key, version 13 or
+ * 8, no subprotocol, on a server of `wss` that has no extensions, no `verifyClient`, no path of
+ * its own and is not closing. Returns the websocket, or null for any other request, which
+ * `wss.handleUpgrade` then answers (or refuses) as it always has.
+ */
+export function acceptPlainHandshake(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): SessionWebSocket | null {
+  const options = wss.options;
+  if (options.WebSocket !== SessionWebSocket || options.perMessageDeflate || options.verifyClient || options.path || options.handleProtocols) return null;
+  if ((wss as unknown as { _state?: unknown })._state !== 0) return null; // ws's RUNNING; it answers 503 once closing
+  if (req.method !== 'GET' || !socket.readable || !socket.writable) return null;
+  const headers = req.headers;
+  const upgrade = headers.upgrade;
+  const key = headers['sec-websocket-key'];
+  const version = headers['sec-websocket-version'];
+  if (upgrade === undefined || (upgrade !== 'websocket' && upgrade.toLowerCase() !== 'websocket')) return null;
+  if (key === undefined || !HANDSHAKE_KEY.test(key) || (version !== '13' && version !== '8')) return null;
+  if (headers['sec-websocket-protocol'] !== undefined) return null;
+  // ws makes a server-side websocket with (null, undefined, its server's options); its types only declare (null).
+  const ws = new (SessionWebSocket as unknown as new (address: null, protocols: undefined, options: unknown) => SessionWebSocket)(null, undefined, options);
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${sha1Base64(key + HANDSHAKE_GUID)}\r\n\r\n`);
+  ws.setSocket(socket, head, {
+    allowSynchronousEvents: options.allowSynchronousEvents,
+    maxBufferedChunks: (options as { maxBufferedChunks?: unknown }).maxBufferedChunks,
+    maxFragments: (options as { maxFragments?: unknown }).maxFragments,
+    maxPayload: options.maxPayload,
+    skipUTF8Validation: options.skipUTF8Validation,
+  });
+  return ws;
 }
 
 /** The parts of ws's frame reader (`Receiver`, a Writable) that {@link wholeFrameWrite} reads. */

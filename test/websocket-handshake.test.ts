@@ -1,0 +1,172 @@
+/**
+ * The websocket handshake: the usual request is answered by our own code (acceptPlainHandshake),
+ * every other by ws. Either way the response must be byte for byte what ws itself answers, and the
+ * websocket must behave as one ws made.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { WebSocketServer } from 'ws';
+import { EngineServer } from '../framework/engine/index.ts';
+import { WAIT, within } from './support/raw-client.ts';
+
+const MAX_PAYLOAD = 1000;
+const PATH = '/engine.io/?EIO=4&transport=websocket';
+
+function request(headers: Record<string, string>, method = 'GET'): string {
+  const lines = [`${method} ${PATH} HTTP/1.1`, 'Host: 127.0.0.1', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+  return lines.join('\r\n') + '\r\n\r\n';
+}
+
+const PLAIN = { Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version': '13' };
+
+/** Sends `payload` and returns the response head, and the bytes after it once `enough` says so (or the socket closed). */
+function exchange(port: number, payload: string | Buffer, enough: (rest: Buffer) => boolean = () => true): Promise<{ head: string; rest: Buffer; closed: boolean }> {
+  const socket = connect(port, '127.0.0.1', () => socket.write(payload));
+  let data = Buffer.alloc(0);
+  return within(
+    new Promise<{ head: string; rest: Buffer; closed: boolean }>((resolve, reject) => {
+      const done = (closed: boolean) => {
+        const end = data.indexOf('\r\n\r\n');
+        resolve(end === -1 ? { head: data.toString('latin1'), rest: Buffer.alloc(0), closed } : { head: data.subarray(0, end + 4).toString('latin1'), rest: data.subarray(end + 4), closed });
+      };
+      socket.on('data', (chunk: Buffer) => {
+        data = Buffer.concat([data, chunk]);
+        const end = data.indexOf('\r\n\r\n');
+        if (end !== -1 && enough(data.subarray(end + 4))) done(false);
+      });
+      socket.on('error', reject);
+      socket.on('close', () => done(true));
+    }),
+    WAIT,
+    'a handshake answer',
+  ).finally(() => socket.destroy());
+}
+
+/** A masked client frame (RFC 6455 §5.2) of `payload`, with `opcode`. */
+function clientFrame(payload: Buffer, opcode = 0x1): Buffer {
+  assert.ok(payload.length < 126);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
+}
+
+describe('websocket handshake', () => {
+  let engine: EngineServer;
+  let ours: Server;
+  let reference: Server;
+  let wss: WebSocketServer;
+  let ourPort = 0;
+  let referencePort = 0;
+  /** How many upgrades went through ws's own handshake code. */
+  let throughWs = 0;
+
+  before(async () => {
+    engine = new EngineServer({ path: '/engine.io/', maxPayload: MAX_PAYLOAD, transports: ['websocket'] });
+    ours = createServer();
+    engine.attach(ours);
+    const inner = (engine as unknown as { wss: WebSocketServer }).wss;
+    const original = inner.handleUpgrade.bind(inner);
+    inner.handleUpgrade = ((...args: Parameters<WebSocketServer['handleUpgrade']>) => {
+      throughWs++;
+      original(...args);
+    }) as WebSocketServer['handleUpgrade'];
+    engine.on('connection', (socket) => {
+      socket.listener = { onMessage: (message) => socket.send(message), onClose() {} };
+    });
+    // ws as our engine configures it, answering the same requests on its own.
+    wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+    reference = createServer();
+    reference.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wss.handleUpgrade(req, socket, head, () => {}));
+    await Promise.all([new Promise<void>((r) => ours.listen(0, '127.0.0.1', r)), new Promise<void>((r) => reference.listen(0, '127.0.0.1', r))]);
+    ourPort = (ours.address() as AddressInfo).port;
+    referencePort = (reference.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    engine.close();
+    ours.closeAllConnections();
+    reference.closeAllConnections();
+    wss.close();
+    await Promise.all([new Promise((r) => ours.close(r)), new Promise((r) => reference.close(r))]);
+  });
+
+  for (const [label, headers, fast] of [
+    ['the usual request', PLAIN, true],
+    ['version 8', { ...PLAIN, 'Sec-WebSocket-Version': '8' }, true],
+    ['`Upgrade: WebSocket`', { ...PLAIN, Upgrade: 'WebSocket' }, true],
+    ['an offered extension (none is accepted)', { ...PLAIN, 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }, true],
+    ['offered subprotocols (ws picks the first)', { ...PLAIN, 'Sec-WebSocket-Protocol': 'chat, superchat' }, false],
+  ] as const) {
+    it(`answers ${label} as ws does, then sends the open packet`, async () => {
+      const before = throughWs;
+      const expected = await exchange(referencePort, request(headers));
+      assert.match(expected.head, /^HTTP\/1\.1 101 /);
+      const answer = await exchange(ourPort, request(headers), (rest) => rest.length >= 2 && rest.length >= 2 + rest[1]!);
+      assert.equal(answer.head, expected.head);
+      assert.equal(answer.rest[0], 0x81, 'a text frame');
+      assert.match(answer.rest.subarray(2, 2 + answer.rest[1]!).toString(), /^0\{"sid":"/);
+      assert.equal(throughWs - before, fast ? 0 : 1, fast ? 'answered without ws' : 'answered by ws');
+    });
+  }
+
+  for (const [label, payload] of [
+    ['a bad key', request({ ...PLAIN, 'Sec-WebSocket-Key': 'short==' })],
+    ['no key', request({ Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13' })],
+    ['version 12', request({ ...PLAIN, 'Sec-WebSocket-Version': '12' })],
+    ['an empty subprotocol list', request({ ...PLAIN, 'Sec-WebSocket-Protocol': ',' })],
+  ] as const) {
+    it(`refuses ${label} as ws does`, async () => {
+      const expected = await exchange(referencePort, payload, () => false);
+      const answer = await exchange(ourPort, payload, () => false);
+      assert.match(expected.head, /^HTTP\/1\.1 4\d\d /);
+      assert.equal(answer.head, expected.head);
+      assert.deepEqual([answer.rest.toString(), answer.closed], [expected.rest.toString(), expected.closed]);
+    });
+  }
+
+  it('gives the websocket the server options: echoes a message, closes 1009 on one over maxPayload', async () => {
+    const socket = connect(ourPort, '127.0.0.1');
+    let data = Buffer.alloc(0);
+    const received = (test: (bytes: Buffer) => boolean) =>
+      within(
+        new Promise<void>((resolve) => {
+          const check = () => {
+            if (test(data)) {
+              socket.off('data', onData);
+              resolve();
+            }
+          };
+          const onData = (chunk: Buffer) => {
+            data = Buffer.concat([data, chunk]);
+            check();
+          };
+          socket.on('data', onData);
+          check();
+        }),
+        WAIT,
+        'frames',
+      );
+    try {
+      socket.write(request(PLAIN));
+      await received((bytes) => bytes.includes('0{"sid"'));
+      data = Buffer.alloc(0);
+      socket.write(clientFrame(Buffer.from('4hello')));
+      await received((bytes) => bytes.length >= 8);
+      assert.deepEqual([...data.subarray(0, 8)], [0x81, 6, ...Buffer.from('4hello')]);
+      data = Buffer.alloc(0);
+      // Over maxPayload: 127-length header announcing MAX_PAYLOAD + 1 bytes.
+      const header = Buffer.alloc(14);
+      header[0] = 0x81;
+      header[1] = 0x80 | 126;
+      header.writeUInt16BE(MAX_PAYLOAD + 1, 2);
+      socket.write(header.subarray(0, 8));
+      await received((bytes) => bytes.length >= 4);
+      assert.deepEqual([data[0], data.readUInt16BE(2)], [0x88, 1009]);
+    } finally {
+      socket.destroy();
+    }
+  });
+});
