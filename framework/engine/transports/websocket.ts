@@ -39,13 +39,13 @@ const sha1Base64: (text: string) => string =
  * @internal Answers a websocket handshake that ws would accept exactly as it comes, the way ws
  * does (the same 101 response, a websocket made and given the socket with the same options), but
  * without ws's per-request work: one `GET` with `Upgrade: websocket`, a valid key, version 13 or
- * 8, no subprotocol, on a server of `wss` that has no extensions, no `verifyClient`, no path of
- * its own and is not closing. Returns the websocket, or null for any other request, which
+ * 8, no subprotocol, on a server `wss` that has no extensions, no `verifyClient`, no path of its
+ * own, no client tracking and is not closing. Returns the websocket, or null for any other request, which
  * `wss.handleUpgrade` then answers (or refuses) as it always has.
  */
 export function acceptPlainHandshake(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): SessionWebSocket | null {
   const options = wss.options;
-  if (options.WebSocket !== SessionWebSocket || options.perMessageDeflate || options.verifyClient || options.path || options.handleProtocols) return null;
+  if (options.WebSocket !== SessionWebSocket || options.perMessageDeflate || options.verifyClient || options.path || options.handleProtocols || options.clientTracking) return null;
   if ((wss as unknown as { _state?: unknown })._state !== 0) return null; // ws's RUNNING; it answers 503 once closing
   if (req.method !== 'GET' || !socket.readable || !socket.writable) return null;
   const headers = req.headers;
