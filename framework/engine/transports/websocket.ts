@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import crypto from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import WebSocket, { type WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import type { EngineSocket } from '../engine-socket.ts';
 import type { WirePacket } from '../packet.ts';
 
@@ -39,15 +39,20 @@ const sha1Base64: (text: string) => string =
  * @internal Answers a websocket handshake that ws would accept exactly as it comes, the way ws
  * does (the same 101 response, a websocket made and given the socket with the same options), but
  * without ws's per-request work: one `GET` with `Upgrade: websocket`, a valid key, version 13 or
- * 8, no subprotocol, on a server `wss` that has no extensions, no `verifyClient`, no path of its
- * own, no client tracking and is not closing. Returns the websocket, or null for any other request, which
+ * 8, no subprotocol, on a socket no websocket reads yet, to a server `wss` that has no
+ * extensions, `verifyClient`, path, client tracking, `headers` listener or `shouldHandle` of its
+ * own, and is not closing. It copies what ws 8's `completeUpgrade` does; the tests compare the
+ * two field by field, so a ws release that changes it fails them. Returns the websocket, or null for any other request, which
  * `wss.handleUpgrade` then answers (or refuses) as it always has.
  */
 export function acceptPlainHandshake(wss: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): SessionWebSocket | null {
   const options = wss.options;
   if (options.WebSocket !== SessionWebSocket || options.perMessageDeflate || options.verifyClient || options.path || options.handleProtocols || options.clientTracking) return null;
   if ((wss as unknown as { _state?: unknown })._state !== 0) return null; // ws's RUNNING; it answers 503 once closing
-  if (req.method !== 'GET' || !socket.readable || !socket.writable) return null;
+  // A 'headers' listener may add response headers; a shouldHandle of its own may refuse.
+  if (wss.listenerCount('headers') !== 0 || wss.shouldHandle !== WebSocketServer.prototype.shouldHandle) return null;
+  // A socket some websocket reads already (ws throws for a second handshake on one socket).
+  if (req.method !== 'GET' || !socket.readable || !socket.writable || socket.listenerCount('data') !== 0) return null;
   const headers = req.headers;
   const upgrade = headers.upgrade;
   const key = headers['sec-websocket-key'];
@@ -60,8 +65,8 @@ export function acceptPlainHandshake(wss: WebSocketServer, req: IncomingMessage,
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${sha1Base64(key + HANDSHAKE_GUID)}\r\n\r\n`);
   ws.setSocket(socket, head, {
     allowSynchronousEvents: options.allowSynchronousEvents,
-    maxBufferedChunks: (options as { maxBufferedChunks?: unknown }).maxBufferedChunks,
-    maxFragments: (options as { maxFragments?: unknown }).maxFragments,
+    maxBufferedChunks: options.maxBufferedChunks,
+    maxFragments: options.maxFragments,
     maxPayload: options.maxPayload,
     skipUTF8Validation: options.skipUTF8Validation,
   });
