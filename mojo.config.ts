@@ -1,7 +1,7 @@
 import { defineConfig } from 'mojo-ts';
 
 export default defineConfig({
-  port: Number(process.env.PORT ?? 8000),
+  port: 8000, // PORT or `mojo serve --port` override it
   cookieSecret: process.env.MOJO_SECRET ?? 'dev-only-secret', // string or string[] (rotation)
   installedApps: ['HelloWorld', 'Chat', 'Auth'],
   debug: process.env.NODE_ENV !== 'production',
