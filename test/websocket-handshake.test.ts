@@ -12,6 +12,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { EngineServer } from '../framework/engine/index.ts';
 import { SessionWebSocket, acceptPlainHandshake } from '../framework/engine/transports/websocket.ts';
 import { WAIT, within } from './support/raw-client.ts';
+import { frame } from './support/ws-frame.ts';
 
 const MAX_PAYLOAD = 1000;
 const PATH = '/engine.io/?EIO=4&transport=websocket';
@@ -44,14 +45,6 @@ function exchange(port: number, payload: string | Buffer, enough: (rest: Buffer)
     WAIT,
     'a handshake answer',
   ).finally(() => socket.destroy());
-}
-
-/** A masked client frame (RFC 6455 §5.2) of `payload`, with `opcode`. */
-function clientFrame(payload: Buffer, opcode = 0x1): Buffer {
-  assert.ok(payload.length < 126);
-  const mask = Buffer.from([1, 2, 3, 4]);
-  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
-  return Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | payload.length]), mask, masked]);
 }
 
 describe('websocket handshake', () => {
@@ -154,7 +147,7 @@ describe('websocket handshake', () => {
       socket.write(request(PLAIN));
       await received((bytes) => bytes.includes('0{"sid"'));
       data = Buffer.alloc(0);
-      socket.write(clientFrame(Buffer.from('4hello')));
+      socket.write(frame({ opcode: 0x1, payload: Buffer.from('4hello') }));
       await received((bytes) => bytes.length >= 8);
       assert.deepEqual([...data.subarray(0, 8)], [0x81, 6, ...Buffer.from('4hello')]);
       data = Buffer.alloc(0);
@@ -254,7 +247,7 @@ describe('acceptPlainHandshake against ws', () => {
           data = Buffer.concat([data, chunk]);
           if (!upgraded && data.includes('\r\n\r\n') && data.subarray(0, 12).toString() === 'HTTP/1.1 101') {
             upgraded = true;
-            socket.write(Buffer.concat([clientFrame(Buffer.from('p'), 0x9), clientFrame(Buffer.from('end'))]));
+            socket.write(Buffer.concat([frame({ opcode: 0x9, payload: Buffer.from('p') }), frame({ opcode: 0x1, payload: Buffer.from('end') })]));
           }
           if (upgraded && data.includes(END)) resolve(data.toString('latin1'));
         });
@@ -275,7 +268,7 @@ describe('acceptPlainHandshake against ws', () => {
     ['lower-case header names', request(BASE.map((l) => l.replace(/^[^:]+/, (name) => name.toLowerCase()))), true],
     ['version 8', request(withHeader('Sec-WebSocket-Version', '8')), true],
     ['version 013 (left to ws)', request(withHeader('Sec-WebSocket-Version', '013')), false],
-    ['a first frame and a ping in the request packet', Buffer.concat([request(BASE), clientFrame(Buffer.from('hi')), clientFrame(Buffer.from('q'), 0x9)]), true],
+    ['a first frame and a ping in the request packet', Buffer.concat([request(BASE), frame({ opcode: 0x1, payload: Buffer.from('hi') }), frame({ opcode: 0x9, payload: Buffer.from('q') })]), true],
     ['a subprotocol (left to ws)', request([...BASE, 'Sec-WebSocket-Protocol: chat']), false],
     ['`Upgrade: websocket, foo` (refused)', request(withHeader('Upgrade', 'websocket, foo')), false],
     ['a key of 23 characters (refused)', request(withHeader('Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQx=')), false],

@@ -31,9 +31,7 @@ const HANDSHAKE_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const HANDSHAKE_KEY = /^[+/0-9A-Za-z]{22}==$/;
 /** SHA-1 in base64, one-shot where Node has `crypto.hash` (20.12+), a `Hash` object before. */
 const sha1Base64: (text: string) => string =
-  typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash('sha1', text, 'base64')
-    : (text) => crypto.createHash('sha1').update(text).digest('base64');
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha1', text, 'base64') : (text) => crypto.createHash('sha1').update(text).digest('base64');
 
 /**
  * @internal Answers a websocket handshake that ws would accept exactly as it comes, the way ws
