@@ -579,6 +579,58 @@ describe('SqliteSessionStore', () => {
     }
   });
 
+  it("asks about another connection's writes once a millisecond for a session without a login, on every lookup of a login", (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const dir = tempDir();
+    const mine = openDatabase('sqlite:data/mojo.db', dir);
+    const theirs = openDatabase('sqlite:data/mojo.db', dir);
+    const myStore = new SqliteSessionStore(mine, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    const theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    try {
+      theirStore.set('anon', sessionExpiringIn(DAY, { userId: null }));
+      theirStore.set('login', sessionExpiringIn(DAY, { userId: 'alice' }));
+      const anon = myStore.getLiveSession('anon');
+      assert.equal(anon?.userId, null);
+      assert.equal(myStore.getLiveSession('login')?.userId, 'alice');
+      // Their writes, within the millisecond of our last check.
+      theirStore.destroy('anon');
+      theirStore.destroy('login');
+      assert.equal(myStore.getLiveSession('login'), null, 'a login is checked at once');
+      theirStore.set('anon', sessionExpiringIn(DAY, { userId: null }));
+      assert.equal(myStore.getLiveSession('anon')?.userId, null);
+      const remembered = myStore.getLiveSession('anon');
+      theirStore.destroy('anon');
+      assert.equal(myStore.getLiveSession('anon'), remembered, 'no login: answered from memory within the millisecond');
+      t.mock.timers.tick(1);
+      assert.equal(myStore.getLiveSession('anon'), null, 'the next millisecond asks again');
+
+      // A login they write on a session we remember without one (custom code keeping the id).
+      theirStore.set('quiet', sessionExpiringIn(DAY, { userId: null }));
+      t.mock.timers.tick(1);
+      assert.equal(myStore.getLiveSession('quiet')?.userId, null);
+      theirStore.set('quiet', sessionExpiringIn(DAY, { userId: 'bob' }));
+      t.mock.timers.tick(1);
+      assert.equal(myStore.getLiveSession('quiet')?.userId, 'bob');
+
+      // A remembered session that looks expired is never deleted on memory alone: they extended it
+      // within the millisecond of our last check.
+      theirStore.set('short', sessionExpiringIn(1_000, { userId: null }));
+      t.mock.timers.tick(1);
+      assert.equal(myStore.getLiveSession('short')?.userId, null);
+      t.mock.timers.tick(1_000);
+      assert.equal(myStore.getLiveSession('quiet')?.userId, 'bob'); // the check of this millisecond
+      theirStore.set('short', sessionExpiringIn(DAY, { userId: null }));
+      assert.equal(myStore.getLiveSession('short')?.userId, null, 'still live: their write is seen');
+      assert.equal(theirStore.getLiveSession('short')?.userId, null, 'and not deleted');
+    } finally {
+      myStore.close();
+      theirStore.close();
+      mine.close();
+      theirs.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves express-session, whose cookie unsignValue reads', async () => {
     const secrets = ['first', 'second'];
     const app = express();

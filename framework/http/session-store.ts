@@ -64,6 +64,8 @@ export class SqliteSessionStore extends session.Store {
   #liveVersion = -1;
   /** `total_changes()` after this store's last write: writes by others on this connection change it. */
   #liveChanges = -1;
+  /** `Date.now()` when {@link #liveVersion} was last read by a lookup. */
+  #versionCheckedAt = -1;
 
   constructor(db: Database, options: SqliteSessionStoreOptions) {
     super();
@@ -149,25 +151,37 @@ export class SqliteSessionStore extends session.Store {
    *
    * What it finds, and what `set` and `touch` write, is remembered (up to
    * {@link MAX_REMEMBERED_SESSIONS} sessions): a realtime connection looks its session up every
-   * time it opens, usually right after a page load wrote it or when reconnecting. It is never
-   * stale: the store forgets a session it writes, and forgets everything when the database was
-   * written by anyone else, another connection (`PRAGMA data_version`, e.g. another process on
-   * the same file) or other code on this one (`total_changes()`, e.g. `DELETE FROM sessions`).
-   * Expiry is checked on every lookup.
+   * time it opens, usually right after a page load wrote it or when reconnecting. The store
+   * forgets a session it writes, and forgets everything when the database was written by anyone
+   * else: other code on this connection (`total_changes()`, e.g. `DELETE FROM sessions`), checked
+   * on every lookup, or another connection (`PRAGMA data_version`, e.g. another process on the
+   * same file). A login is never answered from memory without that second check, nor is an
+   * expired session deleted. A session without a login, which grants nothing, is answered from
+   * memory without it for the rest of the millisecond of the last check: a burst of reconnects
+   * (after a restart or a network blip) then costs one check per millisecond rather than two
+   * system calls each. Expiry is checked on every lookup.
    *
    * @example
    * const loggedIn = store.getLiveSession(sessionId)?.userId === claimedUser;
    */
   getLiveSession(sid: string): LiveSession | null {
     const live = this.#live;
-    const version = this.#dataVersion.get()!;
+    const now = Date.now();
     const changes = this.#totalChanges.get()!;
-    if (version !== this.#liveVersion || changes !== this.#liveChanges) {
+    if (changes !== this.#liveChanges) {
       live.clear();
-      this.#liveVersion = version;
       this.#liveChanges = changes;
     }
     let row = live.get(sid);
+    if (row === undefined || row.userId !== null || row.expires <= now || now !== this.#versionCheckedAt) {
+      const version = this.#dataVersion.get()!;
+      this.#versionCheckedAt = now;
+      if (version !== this.#liveVersion) {
+        live.clear();
+        this.#liveVersion = version;
+        row = undefined;
+      }
+    }
     if (row === undefined) {
       try {
         row = this.#selectLive.get(sid);
@@ -180,7 +194,7 @@ export class SqliteSessionStore extends session.Store {
       // Inside a transaction what was read may yet be rolled back, which changes no count.
       if (!this.#db.inTransaction) this.#remember(sid, row);
     }
-    if (row.expires <= Date.now()) {
+    if (row.expires <= now) {
       this.#wrote(this.#delete.run(sid).changes, sid);
       return null;
     }
