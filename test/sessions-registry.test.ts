@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConnectionGroup, CURRENT_SESSIONS, LOGGED_IN_SESSIONS, MojoSocketHandler } from 'mojo-ts';
+import { ConnectionGroup, CURRENT_SESSIONS, LOGGED_IN_SESSIONS, MojoSocketHandler, SessionRegistry } from 'mojo-ts';
+import { setRegistryCluster, type Member } from '../framework/sessions/index.ts';
 import type { PreparedPacket } from '../framework/engine/index.ts';
 import { WebSocketTransport } from '../framework/engine/transports/websocket.ts';
 import { Browser, createUser, expectNoEvent, nextEvent, socket, startApp, waitFor, whoami, connected, type RunningApp } from './support/mojo-app.ts';
@@ -191,5 +192,82 @@ describe('SessionRegistry.in(app)', () => {
     assert.equal(LOGGED_IN_SESSIONS.in('Probe').get('alice')!.emit('whisper', 'psst'), 1);
     assert.equal(await arrives, 'psst');
     await quiet;
+  });
+});
+
+describe('SessionRegistry bookkeeping', () => {
+  /** Stand-ins for connections: the registry reads only `nsp.name`, `connected` and `id`. */
+  const member = (id: string, channel = '/ProbeSocket') => ({ id, connected: true, nsp: { name: channel } }) as unknown as Member;
+  const ids = (registry: SessionRegistry, key: string) => [...(registry.get(key) ?? [])].map((m) => m.id);
+
+  it('keeps every connection of a key through adds, deletes and drops, in the order they came', () => {
+    const registry = new SessionRegistry('T');
+    const [a, b, c] = [member('a'), member('b'), member('c')];
+    registry.add('k', a);
+    registry.add('k', a);
+    assert.deepEqual(ids(registry, 'k'), ['a'], 'added twice, held once');
+    registry.add('k', b);
+    registry.add('k', c);
+    assert.deepEqual(ids(registry, 'k'), ['a', 'b', 'c']);
+    registry.delete('k', b);
+    assert.deepEqual(ids(registry, 'k'), ['a', 'c']);
+    registry.delete('k', a);
+    assert.deepEqual(ids(registry, 'k'), ['c']);
+    registry.delete('k', a);
+    assert.deepEqual(ids(registry, 'k'), ['c'], 'deleting one not held changes nothing');
+    registry.add('k', b);
+    assert.deepEqual(ids(registry, 'k'), ['c', 'b']);
+    registry.delete('k', b);
+    registry.delete('k', c);
+    assert.equal(registry.get('k'), undefined);
+    assert.equal(registry.has('k'), false);
+    assert.equal(registry.size, 0, 'the last one takes the key with it');
+    registry.delete('k', c);
+
+    registry.add('k', a);
+    registry.add('k', b);
+    registry.add('k', c);
+    assert.deepEqual(registry.drop('k', (m) => m !== b).map((m) => m.id), ['a', 'c']);
+    assert.deepEqual(ids(registry, 'k'), ['b']);
+    assert.deepEqual(registry.drop('k', () => false), []);
+    assert.deepEqual(ids(registry, 'k'), ['b']);
+    registry.add('k', a);
+    assert.deepEqual(registry.drop('k', (m) => m === a).map((m) => m.id), ['a']);
+    assert.deepEqual(ids(registry, 'k'), ['b']);
+    registry.add('k', a);
+    registry.add('k', c);
+    assert.deepEqual(registry.drop('k', (m) => m === a).map((m) => m.id), ['a']);
+    assert.deepEqual(ids(registry, 'k'), ['b', 'c']);
+    registry.delete('k', c);
+    assert.deepEqual(registry.drop('k').map((m) => m.id), ['b']);
+    assert.equal(registry.size, 0);
+    assert.deepEqual(registry.drop('k'), []);
+  });
+
+  it('tells a cluster how many connections of a key it holds on each channel, after every change', () => {
+    const told: string[] = [];
+    setRegistryCluster({
+      remoteCount: () => 0,
+      remoteKeys: () => [],
+      publishEmit: () => {},
+      presence: (registry, key, channel, count) => told.push(`${registry} ${key} ${channel} ${count}`),
+      publishRevoke: () => {},
+      publishRename: () => {},
+    });
+    try {
+      const registry = new SessionRegistry('T');
+      const [a, b, c] = [member('a'), member('b'), member('c', '/LobbySocket')];
+      registry.add('k', a);
+      registry.add('k', b);
+      registry.add('k', c);
+      registry.delete('k', a);
+      registry.delete('k', a);
+      assert.deepEqual([...registry.presenceEntries()], [['k', '/ProbeSocket', 1], ['k', '/LobbySocket', 1]]);
+      registry.drop('k');
+      assert.deepEqual([...registry.presenceEntries()], []);
+      assert.deepEqual(told, ['T k /ProbeSocket 1', 'T k /ProbeSocket 2', 'T k /LobbySocket 1', 'T k /ProbeSocket 1', 'T k /ProbeSocket 0', 'T k /LobbySocket 0']);
+    } finally {
+      setRegistryCluster(null);
+    }
   });
 });

@@ -9,6 +9,17 @@ export type UserId = string;
 export type Member = SocketConnection<any>;
 
 /**
+ * A key's connections in a registry: most keys have one (one tab), held as it is; a key with
+ * several holds them in a Set. Every connection opening adds one, so the usual case makes no Set.
+ */
+type Entry = Member | Set<Member>;
+
+/** The connections of an entry, in the order they were added. */
+function membersIn(entry: Entry): Iterable<Member> {
+  return entry instanceof Set ? entry : [entry];
+}
+
+/**
  * How a registry delivers and shares its entries. The local adapter reaches this process's
  * connections; a cluster adapter (Redis) also reaches other processes, behind the same API.
  */
@@ -103,14 +114,14 @@ export class ConnectionGroup {
  * CURRENT_SESSIONS.in('Chat').emit('joined', { count: CURRENT_SESSIONS.size });
  */
 export class SessionRegistry<K extends string = string> {
-  private readonly entries: Map<K, Set<Member>>;
+  private readonly entries: Map<K, Entry>;
   adapter: RegistryAdapter = localAdapter;
 
   constructor(
     readonly name: string,
     /** Restricts this view to one app's channel (`/<App>Socket`); null for all. */
     readonly channel: string | null = null,
-    shared?: Map<K, Set<Member>>,
+    shared?: Map<K, Entry>,
   ) {
     this.entries = shared ?? new Map();
   }
@@ -179,36 +190,40 @@ export class SessionRegistry<K extends string = string> {
 
   /** @internal Records `member` under `key`. */
   add(key: K, member: Member): void {
-    let members = this.entries.get(key);
-    if (!members) this.entries.set(key, (members = new Set()));
-    members.add(member);
+    const entry = this.entries.get(key);
+    if (entry === undefined) this.entries.set(key, member);
+    else if (entry instanceof Set) entry.add(member);
+    else if (entry !== member) this.entries.set(key, new Set([entry, member]));
     this.announce(key, member.nsp.name);
   }
 
   /** @internal Forgets `member` under `key`. */
   delete(key: K, member: Member): void {
-    const members = this.entries.get(key);
-    if (!members?.delete(member)) return;
-    if (members.size === 0) this.entries.delete(key);
+    const entry = this.entries.get(key);
+    if (entry === member) this.entries.delete(key);
+    else if (!(entry instanceof Set) || !entry.delete(member)) return;
+    else if (entry.size === 1) this.entries.set(key, entry.values().next().value!);
     this.announce(key, member.nsp.name);
   }
 
   /** @internal Removes the members of `key` that `match` selects; returns them. */
   drop(key: K, match: (member: Member) => boolean = () => true): Member[] {
-    const members = this.entries.get(key);
-    if (!members) return [];
-    const dropped = [...members].filter(match);
-    for (const member of dropped) members.delete(member);
-    if (members.size === 0) this.entries.delete(key);
+    const entry = this.entries.get(key);
+    if (entry === undefined) return [];
+    const dropped: Member[] = [];
+    const kept: Member[] = [];
+    for (const member of membersIn(entry)) (match(member) ? dropped : kept).push(member);
+    if (kept.length === 0) this.entries.delete(key);
+    else if (dropped.length > 0) this.entries.set(key, kept.length === 1 ? kept[0]! : new Set(kept));
     for (const channel of new Set(dropped.map((member) => member.nsp.name))) this.announce(key, channel);
     return dropped;
   }
 
   /** @internal Every (key, channel, count) this process holds, for a cluster's full resync. */
   *presenceEntries(): IterableIterator<[key: K, channel: string, count: number]> {
-    for (const [key, members] of this.entries) {
+    for (const [key, entry] of this.entries) {
       const counts = new Map<string, number>();
-      for (const member of members) counts.set(member.nsp.name, (counts.get(member.nsp.name) ?? 0) + 1);
+      for (const member of membersIn(entry)) counts.set(member.nsp.name, (counts.get(member.nsp.name) ?? 0) + 1);
       for (const [channel, count] of counts) yield [key, channel, count];
     }
   }
@@ -217,8 +232,8 @@ export class SessionRegistry<K extends string = string> {
   private announce(key: K, channel: string): void {
     if (!cluster) return;
     let count = 0;
-    const members = this.entries.get(key);
-    if (members) for (const member of members) if (member.nsp.name === channel) count++;
+    const entry = this.entries.get(key);
+    if (entry !== undefined) for (const member of membersIn(entry)) if (member.nsp.name === channel) count++;
     cluster.presence(this.name, key, channel, count);
   }
 
@@ -228,18 +243,18 @@ export class SessionRegistry<K extends string = string> {
   }
 
   private membersOf(key: K): Member[] {
-    const members = this.entries.get(key);
-    if (!members) return [];
+    const entry = this.entries.get(key);
+    if (entry === undefined) return [];
     const channel = this.channel;
     const live: Member[] = [];
-    for (const member of members) if (member.connected && (channel === null || member.nsp.name === channel)) live.push(member);
+    for (const member of membersIn(entry)) if (member.connected && (channel === null || member.nsp.name === channel)) live.push(member);
     return live;
   }
 
   private *allMembers(): IterableIterator<Member> {
     const channel = this.channel;
-    for (const members of this.entries.values()) {
-      for (const member of members) if (channel === null || member.nsp.name === channel) yield member;
+    for (const entry of this.entries.values()) {
+      for (const member of membersIn(entry)) if (channel === null || member.nsp.name === channel) yield member;
     }
   }
 }
