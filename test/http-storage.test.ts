@@ -631,6 +631,104 @@ describe('SqliteSessionStore', () => {
     }
   });
 
+  it('sees other code on its own connection at once, for a session without a login too', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    store.set('anon', sessionExpiringIn(DAY, { userId: null }), () => {});
+    assert.equal(store.getLiveSession('anon')?.userId, null);
+    db.prepare("DELETE FROM sessions WHERE sid = 'anon'").run();
+    assert.equal(store.getLiveSession('anon'), null, 'within the same millisecond');
+  });
+
+  describe('with another connection on the same file', () => {
+    let dir: string;
+    let theirs: Database;
+    let theirStore: SqliteSessionStore;
+    const opened: { db: Database; store: SqliteSessionStore }[] = [];
+    /** Our store, on a connection whose statements containing `marker` call `then` after `method` ran. */
+    const ours = (marker = '', method: 'run' | 'get' = 'run', then: () => void = () => {}) => {
+      const db = openDatabase('sqlite:data/mojo.db', dir);
+      const hooked = new Proxy(db, {
+        get(target, key) {
+          const value = Reflect.get(target, key) as unknown;
+          if (key !== 'prepare') return typeof value === 'function' ? value.bind(target) : value;
+          return (sql: string) => {
+            const statement = target.prepare(sql);
+            if (marker === '' || !sql.includes(marker)) return statement;
+            return new Proxy(statement, {
+              get(st, k) {
+                if (k === method) {
+                  return (...args: unknown[]) => {
+                    const result = (st[method] as (...a: unknown[]) => unknown)(...args);
+                    then();
+                    return result;
+                  };
+                }
+                const v = Reflect.get(st, k) as unknown;
+                return typeof v === 'function' ? v.bind(st) : v;
+              },
+            });
+          };
+        },
+      });
+      const store = new SqliteSessionStore(hooked, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+      opened.push({ db, store });
+      return store;
+    };
+    const theirLogin = () => theirs.prepare("SELECT json_extract(data, '$.userId') FROM sessions WHERE sid = 'S'").pluck().get();
+
+    beforeEach(() => {
+      dir = tempDir();
+      theirs = openDatabase('sqlite:data/mojo.db', dir);
+      theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    });
+    afterEach(() => {
+      for (const { db, store } of opened.splice(0)) {
+        store.close();
+        db.close();
+      }
+      theirStore.close();
+      theirs.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('carries no login over a touch once they logged the session out', () => {
+      const myStore = ours();
+      theirStore.set('S', sessionExpiringIn(DAY, { userId: 'alice' }));
+      assert.equal(myStore.getLiveSession('S')?.userId, 'alice');
+      theirStore.set('S', sessionExpiringIn(DAY)); // their logout keeps the session id
+      // Our next page load of that session: express-session reads it, then touches it unchanged.
+      assert.equal(myStore.getSync('S')?.userId, undefined);
+      myStore.touch('S', sessionExpiringIn(DAY));
+      assert.equal(theirLogin(), null);
+      assert.equal(myStore.getLiveSession('S')?.userId, null);
+    });
+
+    it('remembers nothing of a write they overtook', () => {
+      let overtake = false;
+      const myStore = ours('INSERT INTO sessions', 'run', () => {
+        if (overtake) theirStore.set('S', sessionExpiringIn(DAY)); // committed right after ours
+      });
+      myStore.set('first', sessionExpiringIn(DAY));
+      overtake = true;
+      myStore.set('S', sessionExpiringIn(DAY, { userId: 'alice' }));
+      overtake = false;
+      assert.equal(theirLogin(), null);
+      assert.equal(myStore.getLiveSession('S')?.userId, null);
+      // Without them, what we write is remembered and right.
+      myStore.set('S', sessionExpiringIn(DAY, { userId: 'bob' }));
+      assert.equal(myStore.getLiveSession('S')?.userId, 'bob');
+    });
+
+    for (const [lookup, marker] of [['getLiveSession', 'json_type'], ['getSync', 'SELECT data, expires']] as const) {
+      it(`${lookup} leaves an expired session they extended between its read and its delete`, () => {
+        theirs.prepare('INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?)').run('S', '{"userId":null}', Date.now() - 1_000);
+        const myStore = ours(marker, 'get', () => theirStore.set('S', sessionExpiringIn(DAY, { userId: null })));
+        assert.equal(myStore[lookup]('S'), null, 'it read the session expired');
+        assert.ok(theirStore.getSync('S'), 'and left it as they extended it');
+      });
+    }
+  });
+
   it('serves express-session, whose cookie unsignValue reads', async () => {
     const secrets = ['first', 'second'];
     const app = express();

@@ -51,6 +51,7 @@ export class SqliteSessionStore extends session.Store {
   readonly #selectLive;
   readonly #upsert;
   readonly #delete;
+  readonly #deleteExpiredOne;
   readonly #deleteExpired;
   readonly #deleteAll;
   readonly #countLive;
@@ -86,6 +87,8 @@ export class SqliteSessionStore extends session.Store {
       'INSERT INTO sessions (sid, data, expires) VALUES (?, ?, ?) ON CONFLICT (sid) DO UPDATE SET data = excluded.data, expires = excluded.expires',
     );
     this.#delete = db.prepare<[string]>('DELETE FROM sessions WHERE sid = ?');
+    // An expired session is deleted only if still expired: another process may have just extended it.
+    this.#deleteExpiredOne = db.prepare<[string, number]>('DELETE FROM sessions WHERE sid = ? AND expires <= ?');
     this.#deleteExpired = db.prepare<[number]>('DELETE FROM sessions WHERE expires <= ?');
     this.#deleteAll = db.prepare<[]>('DELETE FROM sessions');
     this.#countLive = db.prepare<[number], number>('SELECT COUNT(*) FROM sessions WHERE expires > ?').pluck();
@@ -129,8 +132,9 @@ export class SqliteSessionStore extends session.Store {
   getSync(sid: string): SessionData | null {
     const row = this.#select.get(sid);
     if (!row) return null;
-    if (row.expires <= Date.now()) {
-      this.#wrote(this.#delete.run(sid).changes, sid);
+    const now = Date.now();
+    if (row.expires <= now) {
+      this.#wrote(this.#deleteExpiredOne.run(sid, now).changes, sid);
       return null;
     }
     try {
@@ -151,15 +155,16 @@ export class SqliteSessionStore extends session.Store {
    *
    * What it finds, and what `set` and `touch` write, is remembered (up to
    * {@link MAX_REMEMBERED_SESSIONS} sessions): a realtime connection looks its session up every
-   * time it opens, usually right after a page load wrote it or when reconnecting. The store
-   * forgets a session it writes, and forgets everything when the database was written by anyone
-   * else: other code on this connection (`total_changes()`, e.g. `DELETE FROM sessions`), checked
-   * on every lookup, or another connection (`PRAGMA data_version`, e.g. another process on the
-   * same file). A login is never answered from memory without that second check, nor is an
-   * expired session deleted. A session without a login, which grants nothing, is answered from
-   * memory without it for the rest of the millisecond of the last check: a burst of reconnects
-   * (after a restart or a network blip) then costs one check per millisecond rather than two
-   * system calls each. Expiry is checked on every lookup.
+   * time it opens, usually right after a page load wrote it or when reconnecting. A write of
+   * the store replaces what it remembers of that session, and everything remembered is
+   * forgotten when the database was written by anyone else: other code on this connection
+   * (`total_changes()`, e.g. `DELETE FROM sessions`), checked on every lookup, or another
+   * connection (`PRAGMA data_version`, e.g. another process on the same file). A login is never
+   * answered from memory without that second check, nor is an expired session deleted. A
+   * session without a login, which grants no login, is answered from memory without it for the
+   * rest of the millisecond of the last check: a burst of reconnects (after a restart or a
+   * network blip) then costs one check per millisecond rather than two system calls each.
+   * Expiry is checked on every lookup.
    *
    * @example
    * const loggedIn = store.getLiveSession(sessionId)?.userId === claimedUser;
@@ -195,7 +200,7 @@ export class SqliteSessionStore extends session.Store {
       if (!this.#db.inTransaction) this.#remember(sid, row);
     }
     if (row.expires <= now) {
-      this.#wrote(this.#delete.run(sid).changes, sid);
+      this.#wrote(this.#deleteExpiredOne.run(sid, now).changes, sid);
       return null;
     }
     return row;
@@ -204,6 +209,7 @@ export class SqliteSessionStore extends session.Store {
   /** Saves `session` under `sid`, expiring with its cookie (or after the default max age). */
   override set(sid: string, sess: SessionData, callback?: (err?: unknown) => void): void {
     reply(callback, () => {
+      this.#catchUp();
       const expires = this.#expiryOf(sess);
       const { changes } = this.#upsert.run(sid, JSON.stringify(sess), expires);
       // A page load usually comes before its realtime connection: what was written is what it will look up.
@@ -282,14 +288,22 @@ export class SqliteSessionStore extends session.Store {
     else this.#live.delete(sid);
     this.#liveChanges = total;
     if (row === undefined || sid === null || !alone || this.#db.inTransaction) return;
-    // Remembered from here on against the database as it is now: other connections' commits
-    // since the last look invalidate what was remembered before.
+    // Remembered only if no other connection committed since what was remembered was last
+    // checked (`set` checks just before its write): one may have written this very session
+    // after us, or, for a `touch`, before it (what `touch` carries over would be stale).
+    if (this.#catchUp()) this.#remember(sid, row);
+  }
+
+  /**
+   * Forgets everything remembered if another connection committed since {@link #liveVersion}
+   * was read; true if none had.
+   */
+  #catchUp(): boolean {
     const version = this.#dataVersion.get()!;
-    if (version !== this.#liveVersion) {
-      this.#live.clear();
-      this.#liveVersion = version;
-    }
-    this.#remember(sid, row);
+    if (version === this.#liveVersion) return true;
+    this.#live.clear();
+    this.#liveVersion = version;
+    return false;
   }
 
   #remember(sid: string, row: LiveSessionRow): void {
