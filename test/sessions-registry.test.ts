@@ -242,6 +242,40 @@ describe('SessionRegistry bookkeeping', () => {
     assert.deepEqual(registry.drop('k').map((m) => m.id), ['b']);
     assert.equal(registry.size, 0);
     assert.deepEqual(registry.drop('k'), []);
+
+    // Whatever the way down to none, no empty entry is left behind.
+    registry.add('k', a);
+    registry.add('k', b);
+    registry.drop('k', (m) => m === a);
+    registry.delete('k', b);
+    assert.equal(registry.size, 0, 'a drop to one, then a delete');
+    registry.add('k', a);
+    registry.add('k', a);
+    registry.delete('k', a);
+    assert.equal(registry.size, 0, 'added twice, deleted once');
+    registry.add('k', a);
+    registry.add('k', b);
+    assert.deepEqual(registry.drop('k').map((m) => m.id), ['a', 'b']);
+    assert.equal(registry.size, 0, 'several dropped at once');
+  });
+
+  it('does not reach a connection dropped while an emit is still walking the registry', () => {
+    const registry = new SessionRegistry('T');
+    const [a, b, c] = [member('a'), member('b'), member('c')];
+    for (const m of [a, b, c]) registry.add('k', m);
+    const reached: string[] = [];
+    // An adapter that walks lazily; the first delivery logs `b` out (a revoke, say).
+    registry.adapter = {
+      deliver(members) {
+        for (const m of members) {
+          reached.push(m.id);
+          if (m === a) registry.drop('k', (x) => x === b);
+        }
+        return reached.length;
+      },
+    };
+    registry.emit('e');
+    assert.deepEqual(reached, ['a', 'c']);
   });
 
   it('tells a cluster how many connections of a key it holds on each channel, after every change', () => {

@@ -121,6 +121,7 @@ export class SessionRegistry<K extends string = string> {
     readonly name: string,
     /** Restricts this view to one app's channel (`/<App>Socket`); null for all. */
     readonly channel: string | null = null,
+    /** @internal The entries of the registry this is a view of (see {@link onChannel}). */
     shared?: Map<K, Entry>,
   ) {
     this.entries = shared ?? new Map();
@@ -202,7 +203,7 @@ export class SessionRegistry<K extends string = string> {
     const entry = this.entries.get(key);
     if (entry === member) this.entries.delete(key);
     else if (!(entry instanceof Set) || !entry.delete(member)) return;
-    else if (entry.size === 1) this.entries.set(key, entry.values().next().value!);
+    else this.collapse(key, entry);
     this.announce(key, member.nsp.name);
   }
 
@@ -210,11 +211,12 @@ export class SessionRegistry<K extends string = string> {
   drop(key: K, match: (member: Member) => boolean = () => true): Member[] {
     const entry = this.entries.get(key);
     if (entry === undefined) return [];
-    const dropped: Member[] = [];
-    const kept: Member[] = [];
-    for (const member of membersIn(entry)) (match(member) ? dropped : kept).push(member);
-    if (kept.length === 0) this.entries.delete(key);
-    else if (dropped.length > 0) this.entries.set(key, kept.length === 1 ? kept[0]! : new Set(kept));
+    const dropped = [...membersIn(entry)].filter(match);
+    if (entry instanceof Set) {
+      // Out of the Set itself: an emit still walking it (a lazy adapter) must not reach them.
+      for (const member of dropped) entry.delete(member);
+      this.collapse(key, entry);
+    } else if (dropped.length > 0) this.entries.delete(key);
     for (const channel of new Set(dropped.map((member) => member.nsp.name))) this.announce(key, channel);
     return dropped;
   }
@@ -226,6 +228,12 @@ export class SessionRegistry<K extends string = string> {
       for (const member of membersIn(entry)) counts.set(member.nsp.name, (counts.get(member.nsp.name) ?? 0) + 1);
       for (const [channel, count] of counts) yield [key, channel, count];
     }
+  }
+
+  /** A Set left with one connection becomes that connection; left with none, the key goes. */
+  private collapse(key: K, members: Set<Member>): void {
+    if (members.size === 1) this.entries.set(key, members.values().next().value!);
+    else if (members.size === 0) this.entries.delete(key);
   }
 
   /** Tells the cluster how many connections of `key` this process now holds on `channel`. */
@@ -251,6 +259,7 @@ export class SessionRegistry<K extends string = string> {
     return live;
   }
 
+  /** Connections removed while this runs are not reached; ones added may or may not be. */
   private *allMembers(): IterableIterator<Member> {
     const channel = this.channel;
     for (const entry of this.entries.values()) {
