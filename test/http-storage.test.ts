@@ -42,6 +42,36 @@ const call = {
 const rowExpiry = (db: Database, sid: string) => db.prepare('SELECT expires FROM sessions WHERE sid = ?').pluck().get(sid) as number | undefined;
 const rowCount = (db: Database) => db.prepare('SELECT COUNT(*) FROM sessions').pluck().get() as number;
 
+/**
+ * `db` with its statements whose SQL contains `marker` calling `then` each time `method` has run
+ * on them (to count them, or to let another connection commit at that exact point).
+ */
+function hookStatements(db: Database, marker: string, method: 'run' | 'get', then: () => void): Database {
+  return new Proxy(db, {
+    get(target, key) {
+      const value = Reflect.get(target, key) as unknown;
+      if (key !== 'prepare') return typeof value === 'function' ? value.bind(target) : value;
+      return (sql: string) => {
+        const statement = target.prepare(sql);
+        if (!sql.includes(marker)) return statement;
+        return new Proxy(statement, {
+          get(st, k) {
+            if (k === method) {
+              return (...args: unknown[]) => {
+                const result = (st[method] as (...a: unknown[]) => unknown)(...args);
+                then();
+                return result;
+              };
+            }
+            const v = Reflect.get(st, k) as unknown;
+            return typeof v === 'function' ? v.bind(st) : v;
+          },
+        });
+      };
+    },
+  });
+}
+
 describe('signed cookies', () => {
   const secrets = ['current-secret', 'previous-secret'] as const;
 
@@ -399,25 +429,7 @@ describe('SqliteSessionStore', () => {
   it('remembers what it writes: the lookup after a page load asks SQLite nothing', () => {
     // The store's statements, wrapped to count how often the login query runs.
     let lookups = 0;
-    const counted = new Proxy(db, {
-      get(target, key) {
-        if (key !== 'prepare') {
-          const value = Reflect.get(target, key) as unknown;
-          return typeof value === 'function' ? value.bind(target) : value;
-        }
-        return (sql: string) => {
-          const statement = target.prepare(sql);
-          if (!sql.includes('json_type')) return statement;
-          return new Proxy(statement, {
-            get(st, k) {
-              if (k === 'get') return (...args: unknown[]) => (lookups++, (st.get as (...a: unknown[]) => unknown)(...args));
-              const value = Reflect.get(st, k) as unknown;
-              return typeof value === 'function' ? value.bind(st) : value;
-            },
-          });
-        };
-      },
-    });
+    const counted = hookStatements(db, 'json_type', 'get', () => lookups++);
     const watched = new SqliteSessionStore(counted, { maxAgeMs: DAY, pruneIntervalMs: 0 });
     try {
       watched.set('first', sessionExpiringIn(60_000)); // the first write has no count to compare with
@@ -548,13 +560,45 @@ describe('SqliteSessionStore', () => {
     }
   });
 
-  it('forgets what it remembered when another connection (another process) writes the file', () => {
-    const dir = tempDir();
-    const mine = openDatabase('sqlite:data/mojo.db', dir);
-    const theirs = openDatabase('sqlite:data/mojo.db', dir);
-    const myStore = new SqliteSessionStore(mine, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-    const theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-    try {
+  it('sees other code on its own connection at once, for a session without a login too', (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    store.set('anon', sessionExpiringIn(DAY, { userId: null }), () => {});
+    assert.equal(store.getLiveSession('anon')?.userId, null);
+    db.prepare("DELETE FROM sessions WHERE sid = 'anon'").run();
+    assert.equal(store.getLiveSession('anon'), null, 'within the same millisecond');
+  });
+
+  describe('with another connection on the same file', () => {
+    let dir: string;
+    let theirs: Database;
+    let theirStore: SqliteSessionStore;
+    const opened: { db: Database; store: SqliteSessionStore }[] = [];
+    /** Our store, on a connection whose statements containing `marker` call `then` after `method` ran. */
+    const ours = (marker?: string, method: 'run' | 'get' = 'run', then: () => void = () => {}) => {
+      const db = openDatabase('sqlite:data/mojo.db', dir);
+      const store = new SqliteSessionStore(marker === undefined ? db : hookStatements(db, marker, method, then), { maxAgeMs: DAY, pruneIntervalMs: 0 });
+      opened.push({ db, store });
+      return store;
+    };
+    const theirLogin = () => theirs.prepare("SELECT json_extract(data, '$.userId') FROM sessions WHERE sid = 'S'").pluck().get();
+
+    beforeEach(() => {
+      dir = tempDir();
+      theirs = openDatabase('sqlite:data/mojo.db', dir);
+      theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
+    });
+    afterEach(() => {
+      for (const { db, store } of opened.splice(0)) {
+        store.close();
+        db.close();
+      }
+      theirStore.close();
+      theirs.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('forgets what it remembered when another connection (another process) writes the file', () => {
+      const myStore = ours();
       myStore.set('shared', sessionExpiringIn(DAY, { userId: 'alice' }));
       const remembered = myStore.getLiveSession('shared');
       assert.equal(myStore.getLiveSession('shared'), remembered);
@@ -570,23 +614,11 @@ describe('SqliteSessionStore', () => {
       myStore.set('mine', sessionExpiringIn(DAY, { userId: 'dave' }));
       assert.equal(myStore.getLiveSession('shared'), null, 'not answered from before their write');
       assert.equal(myStore.getLiveSession('mine')?.userId, 'dave');
-    } finally {
-      myStore.close();
-      theirStore.close();
-      mine.close();
-      theirs.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    });
 
-  it("asks about another connection's writes once a millisecond for a session without a login, on every lookup of a login", (t) => {
-    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    const dir = tempDir();
-    const mine = openDatabase('sqlite:data/mojo.db', dir);
-    const theirs = openDatabase('sqlite:data/mojo.db', dir);
-    const myStore = new SqliteSessionStore(mine, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-    const theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-    try {
+    it("asks about another connection's writes once a millisecond for a session without a login, on every lookup of a login", (t) => {
+      t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+      const myStore = ours();
       theirStore.set('anon', sessionExpiringIn(DAY, { userId: null }));
       theirStore.set('login', sessionExpiringIn(DAY, { userId: 'alice' }));
       const anon = myStore.getLiveSession('anon');
@@ -622,73 +654,6 @@ describe('SqliteSessionStore', () => {
       theirStore.set('short', sessionExpiringIn(DAY, { userId: null }));
       assert.equal(myStore.getLiveSession('short')?.userId, null, 'still live: their write is seen');
       assert.equal(theirStore.getLiveSession('short')?.userId, null, 'and not deleted');
-    } finally {
-      myStore.close();
-      theirStore.close();
-      mine.close();
-      theirs.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('sees other code on its own connection at once, for a session without a login too', (t) => {
-    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
-    store.set('anon', sessionExpiringIn(DAY, { userId: null }), () => {});
-    assert.equal(store.getLiveSession('anon')?.userId, null);
-    db.prepare("DELETE FROM sessions WHERE sid = 'anon'").run();
-    assert.equal(store.getLiveSession('anon'), null, 'within the same millisecond');
-  });
-
-  describe('with another connection on the same file', () => {
-    let dir: string;
-    let theirs: Database;
-    let theirStore: SqliteSessionStore;
-    const opened: { db: Database; store: SqliteSessionStore }[] = [];
-    /** Our store, on a connection whose statements containing `marker` call `then` after `method` ran. */
-    const ours = (marker = '', method: 'run' | 'get' = 'run', then: () => void = () => {}) => {
-      const db = openDatabase('sqlite:data/mojo.db', dir);
-      const hooked = new Proxy(db, {
-        get(target, key) {
-          const value = Reflect.get(target, key) as unknown;
-          if (key !== 'prepare') return typeof value === 'function' ? value.bind(target) : value;
-          return (sql: string) => {
-            const statement = target.prepare(sql);
-            if (marker === '' || !sql.includes(marker)) return statement;
-            return new Proxy(statement, {
-              get(st, k) {
-                if (k === method) {
-                  return (...args: unknown[]) => {
-                    const result = (st[method] as (...a: unknown[]) => unknown)(...args);
-                    then();
-                    return result;
-                  };
-                }
-                const v = Reflect.get(st, k) as unknown;
-                return typeof v === 'function' ? v.bind(st) : v;
-              },
-            });
-          };
-        },
-      });
-      const store = new SqliteSessionStore(hooked, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-      opened.push({ db, store });
-      return store;
-    };
-    const theirLogin = () => theirs.prepare("SELECT json_extract(data, '$.userId') FROM sessions WHERE sid = 'S'").pluck().get();
-
-    beforeEach(() => {
-      dir = tempDir();
-      theirs = openDatabase('sqlite:data/mojo.db', dir);
-      theirStore = new SqliteSessionStore(theirs, { maxAgeMs: DAY, pruneIntervalMs: 0 });
-    });
-    afterEach(() => {
-      for (const { db, store } of opened.splice(0)) {
-        store.close();
-        db.close();
-      }
-      theirStore.close();
-      theirs.close();
-      rmSync(dir, { recursive: true, force: true });
     });
 
     it('carries no login over a touch once they logged the session out', () => {

@@ -202,8 +202,8 @@ export class SessionRegistry<K extends string = string> {
   delete(key: K, member: Member): void {
     const entry = this.entries.get(key);
     if (entry === member) this.entries.delete(key);
-    else if (!(entry instanceof Set) || !entry.delete(member)) return;
-    else this.collapse(key, entry);
+    else if (entry instanceof Set && entry.delete(member)) this.collapse(key, entry);
+    else return;
     this.announce(key, member.nsp.name);
   }
 
