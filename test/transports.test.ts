@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { request, type ClientRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Socket } from '../framework/index.ts';
-import { collect, connect, connected, connectPair, emitWithReply, once, startServer, waitFor, type ClientSocket, type TestServer } from './support/realtime.ts';
+import { collect, connect, connected, connectPair, emitWithReply, once, startServer, waitFor, withTimeout, type ClientSocket, type TestServer } from './support/realtime.ts';
 
 const require = createRequire(import.meta.url);
 const clientDist = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
@@ -42,6 +43,22 @@ async function assertTwoWayTraffic(client: ClientSocket): Promise<void> {
   const pushed = once(client, 'pushed');
   client.emit('push', 'from the server');
   assert.deepEqual(await pushed, ['from the server']);
+}
+
+/** One plain HTTP request (its own connection); resolves with the body of a 200, rejects on anything else. */
+function plain(url: string, body?: string): { req: ClientRequest; answer: Promise<string> } {
+  let req!: ClientRequest;
+  const answer = new Promise<string>((resolve, reject) => {
+    req = request(url, { method: body === undefined ? 'GET' : 'POST', agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${url} answered ${res.statusCode}: ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+  return { req, answer: withTimeout(answer, `an answer from ${url}`) };
 }
 
 describe('transports', () => {
@@ -192,6 +209,47 @@ describe('transports', () => {
     assert.deepEqual(serverGot, Array.from({ length: BURST }, (_, i) => i));
     assert.equal(engine.transport.name, 'websocket');
     assert.equal(socket.conn.transport.name, 'websocket');
+  });
+
+  describe('long polls held with nothing to send', () => {
+    it("wait in the server's one queue, which an answer and a dropped request both leave", async () => {
+      const server = await startServer({ maxPollDuration: 60_000 });
+      const held = server.io.engine.heldPolls!;
+      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
+      const poll = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+
+      const first = plain(poll);
+      await waitFor(() => held.length === 1, 'the GET to be held');
+      // Joining the main namespace: its CONNECT reply answers the held GET.
+      assert.equal(await plain(poll, '40').answer, 'ok');
+      assert.match(await first.answer, /^40\{"sid":"/);
+      assert.equal(held.length, 0, 'an answered GET leaves the queue');
+
+      const second = plain(poll);
+      second.answer.catch(() => {});
+      await waitFor(() => held.length === 1, 'the next GET to be held');
+      second.req.destroy();
+      await waitFor(() => server.io.engine.clientsCount === 0, 'the session to end with its GET');
+      assert.equal(held.length, 0, 'a GET that went away leaves the queue');
+    });
+
+    it('are answered with a noop after maxPollDuration, and the next one waits its full time again', async () => {
+      const server = await startServer({ maxPollDuration: 50 });
+      const held = server.io.engine.heldPolls!;
+      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
+      const poll = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      for (let i = 0; i < 3; i++) {
+        const started = Date.now();
+        assert.equal(await plain(poll).answer, '6');
+        assert.ok(Date.now() - started >= 45, `held about 50 ms, not ${Date.now() - started}`);
+        assert.equal(held.length, 0);
+      }
+    });
+
+    it('are held without a deadline with maxPollDuration: 0', async () => {
+      const server = await startServer({ maxPollDuration: 0 });
+      assert.equal(server.io.engine.heldPolls, null);
+    });
   });
 
   describe('handshake', () => {

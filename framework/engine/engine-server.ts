@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createLogger } from '../util/logger.ts';
 import { randomId } from '../util/random-id.ts';
-import { EngineSocket, heartbeatQueues, type EngineHandshake, type EngineSocketOwner, type Sid } from './engine-socket.ts';
+import { EngineSocket, heartbeatQueues, heldPollQueue, type EngineHandshake, type EngineSocketOwner, type Sid } from './engine-socket.ts';
 import { ENGINE_HTTP_ERROR_MESSAGES, EngineError, EngineHttpError } from './errors.ts';
 import { resolveEngineOptions, type EngineOptions, type ResolvedEngineOptions, type TransportName } from './options.ts';
 import { PollingTransport } from './transports/polling.ts';
@@ -36,6 +36,8 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
   readonly counters = { sessionsOpened: 0, maxSessions: 0, packetsSent: 0, packetsReceived: 0 };
   /** Every session's heartbeat, on two timers (see {@link heartbeatQueues}). */
   readonly heartbeats: EngineSocketOwner['heartbeats'];
+  /** Held GETs with nothing to send (see {@link heldPollQueue}). */
+  readonly heldPolls: EngineSocketOwner['heldPolls'];
   private readonly wss: WebSocketServer;
   private httpServer: HttpServer | null = null;
   private detach: (() => void) | null = null;
@@ -45,6 +47,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     super();
     this.options = resolveEngineOptions(options);
     this.heartbeats = heartbeatQueues(this.options);
+    this.heldPolls = heldPollQueue(this.options);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: this.options.maxPayload,
@@ -209,6 +212,7 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
     for (const socket of [...this.clients.values()]) socket.close('server shutting down');
     this.heartbeats.pings.clear();
     this.heartbeats.pongs.clear();
+    this.heldPolls?.clear();
     this.detach?.();
     this.detach = null;
     this.wss.close();

@@ -43,6 +43,8 @@ export interface EngineSocketOwner {
   readonly counters: { packetsSent: number; packetsReceived: number };
   /** Sessions waiting to be pinged (`pingInterval`), and sessions waiting for a pong (`pingTimeout`): see {@link heartbeatQueues}. */
   readonly heartbeats: { readonly pings: Deadlines<EngineSocket>; readonly pongs: Deadlines<EngineSocket> };
+  /** Held GETs with nothing to send, answered with a noop after `maxPollDuration`; null when that is 0 (off). See {@link heldPollQueue}. */
+  readonly heldPolls: Deadlines<PollingTransport> | null;
   forget(socket: EngineSocket): void;
 }
 
@@ -243,8 +245,8 @@ export class EngineSocket implements PollingTransportListener, Scheduled {
       transport.flush([EnginePacketType.NOOP]);
     } else if (this.buffer !== null) {
       this.flushPolling();
-    } else if (this.owner.options.maxPollDuration > 0) {
-      setTimeout(releasePoll, this.owner.options.maxPollDuration, transport, res).unref();
+    } else {
+      this.owner.heldPolls?.add(transport);
     }
   }
 
@@ -468,8 +470,18 @@ function pongMissing(socket: EngineSocket): void {
   socket.end('ping timeout');
 }
 
-function releasePoll(transport: PollingTransport, res: ServerResponse): void {
-  if (transport.isHolding(res)) transport.flush([EnginePacketType.NOOP]);
+/**
+ * The queue of held GETs of one server (`maxPollDuration`, or null when it is 0). A transport
+ * leaves it when its GET is answered or goes away; one still there when due gets a noop, so the
+ * client polls again. A held GET costs no timer of its own, and nothing keeps its response once
+ * answered (a timer per GET kept each for the whole duration).
+ */
+export function heldPollQueue(options: Pick<ResolvedEngineOptions, 'maxPollDuration'>): Deadlines<PollingTransport> | null {
+  return options.maxPollDuration > 0 ? new Deadlines<PollingTransport>(options.maxPollDuration, releasePoll) : null;
+}
+
+function releasePoll(transport: PollingTransport): void {
+  transport.flush([EnginePacketType.NOOP]);
 }
 
 function closeLater(socket: EngineSocket, reason: EngineCloseReason): void {

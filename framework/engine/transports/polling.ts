@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Deadlines, Scheduled } from '../../util/deadlines.ts';
 import { encodePayload, type WirePacket } from '../packet.ts';
 
 export type BodyProblem = 'too large' | 'aborted';
@@ -22,7 +23,7 @@ type TransportRequest = IncomingMessage & { [TRANSPORT]?: PollingTransport };
  * The long-polling side of one session: at most one pending GET (the server's way to talk) and
  * one POST (the client's) at a time. It only moves bytes; the session decides what they mean.
  */
-export class PollingTransport {
+export class PollingTransport implements Scheduled {
   readonly name = 'polling' as const;
   /** The session; set right after the transport is made. */
   listener: PollingTransportListener | null = null;
@@ -39,6 +40,14 @@ export class PollingTransport {
   /** Response headers, built once: a payload's (its Content-Length, last, set per response) and a POST's `ok`. */
   private readonly payloadHeaders: string[];
   private readonly okHeaders: readonly string[];
+  /** @internal Links of the server's queue of held GETs, while this one's GET waits there (see {@link Deadlines}). */
+  deadlineAt = 0;
+  /** @internal */
+  deadlinePrev: Scheduled | null = null;
+  /** @internal */
+  deadlineNext: Scheduled | null = null;
+  /** @internal */
+  deadlines: Deadlines<PollingTransport> | null = null;
 
   constructor(corsHeaders: Readonly<Record<string, string>>) {
     const cors = Object.entries(corsHeaders).flat();
@@ -54,11 +63,6 @@ export class PollingTransport {
   /** True while a POST is being read. */
   get posting(): boolean {
     return this.postRequest !== null;
-  }
-
-  /** True while `res` is the GET being held. */
-  isHolding(res: ServerResponse): boolean {
-    return this.pending === res;
   }
 
   /**
@@ -81,6 +85,7 @@ export class PollingTransport {
     if (!res) return;
     this.pending = null;
     this.pendingRequest = null;
+    this.deadlines?.remove(this);
     const body = encodePayload(packets);
     const headers = this.payloadHeaders;
     // Read at once by writeHead, never kept: the next response can reuse the list.
@@ -142,6 +147,7 @@ export class PollingTransport {
       if (res.writableEnded) return;
       this.pending = null;
       this.pendingRequest = null;
+      this.deadlines?.remove(this);
       this.listener?.onPollAborted();
     } else if (req === this.postRequest && !req.complete) {
       this.endPost('', 'aborted');
