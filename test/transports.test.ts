@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { request, type ClientRequest } from 'node:http';
+import { createServer, request, type ClientRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { Socket } from '../framework/index.ts';
+import { WebSocket } from 'ws';
+import { EngineServer, type Socket } from '../framework/index.ts';
 import { collect, connect, connected, connectPair, emitWithReply, once, startServer, waitFor, withTimeout, type ClientSocket, type TestServer } from './support/realtime.ts';
 
 const require = createRequire(import.meta.url);
@@ -233,6 +237,40 @@ describe('transports', () => {
       assert.equal(held.length, 0, 'a GET that went away leaves the queue');
     });
 
+    it('keep no answered response alive until maxPollDuration', async () => {
+      v8.setFlagsFromString('--expose-gc');
+      const gc = vm.runInNewContext('gc') as () => void;
+      const server = await startServer({ maxPollDuration: 60_000 });
+      const held = server.io.engine.heldPolls!;
+      const answered: WeakRef<object>[] = [];
+      server.http.prependListener('request', (req, res) => {
+        if (req.url?.includes('sid=')) answered.push(new WeakRef(res));
+      });
+      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
+      for (let i = 0; i < 3; i++) {
+        const poll = plain(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+        await waitFor(() => held.length === 1, 'the GET to be held');
+        server.io.engine.clients.get(sid)!.send(`hi ${i}`);
+        assert.equal(await poll.answer, `4hi ${i}`);
+      }
+      assert.equal(answered.length, 3);
+      await waitFor(() => {
+        gc();
+        return answered.every((ref) => ref.deref() === undefined);
+      }, 'the answered responses to be collected');
+    });
+
+    it('are answered with the close packet when the server closes, leaving the queue empty', async () => {
+      const server = await startServer({ maxPollDuration: 60_000 });
+      const held = server.io.engine.heldPolls!;
+      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
+      const poll = plain(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+      await waitFor(() => held.length === 1, 'the GET to be held');
+      server.io.close();
+      assert.equal(await poll.answer, '1');
+      assert.equal(held.length, 0);
+    });
+
     it('are answered with a noop after maxPollDuration, and the next one waits its full time again', async () => {
       const server = await startServer({ maxPollDuration: 50 });
       const held = server.io.engine.heldPolls!;
@@ -249,6 +287,32 @@ describe('transports', () => {
     it('are held without a deadline with maxPollDuration: 0', async () => {
       const server = await startServer({ maxPollDuration: 0 });
       assert.equal(server.io.engine.heldPolls, null);
+    });
+  });
+
+  describe('a closed engine', () => {
+    it('starts no session from a request or an upgrade a host still hands it', async (t) => {
+      const engine = new EngineServer();
+      engine.close();
+      const http = createServer((req, res) => engine.handleRequest(req, res));
+      http.on('upgrade', (req, socket, head) => engine.handleUpgrade(req, socket, head));
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      t.after(() => {
+        http.closeAllConnections();
+        http.close();
+      });
+      const base = `127.0.0.1:${(http.address() as AddressInfo).port}/engine.io/?EIO=4`;
+      await assert.rejects(plain(`http://${base}&transport=polling`).answer, /answered 400/);
+      const ws = new WebSocket(`ws://${base}&transport=websocket`);
+      ws.on('error', () => {}); // terminated below before it ever opened
+      const status = await withTimeout(
+        new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))),
+        'the upgrade to be refused',
+      );
+      ws.terminate();
+      assert.equal(status, 400);
+      assert.equal(engine.clientsCount, 0);
+      assert.equal(engine.heartbeats.pings.length, 0);
     });
   });
 

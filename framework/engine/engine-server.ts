@@ -107,6 +107,11 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
 
   /** Handles an HTTP request under this server's path (polling, preflight). */
   handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closed) {
+      // A host routing requests here by hand after close(): no session may start again.
+      this.refuse(req, res, EngineHttpError.BAD_REQUEST, NO_HEADERS);
+      return;
+    }
     const cors = this.corsHeaders(req);
     if (cors === null) {
       this.refuse(req, res, EngineHttpError.FORBIDDEN, NO_HEADERS);
@@ -148,6 +153,10 @@ export class EngineServer extends EventEmitter<EngineServerEvents> implements En
 
   /** Handles an HTTP upgrade under this server's path: a websocket handshake or an upgrade probe. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.closed) {
+      this.abortUpgrade(req, socket, EngineHttpError.BAD_REQUEST);
+      return;
+    }
     if (this.corsHeaders(req) === null) {
       this.abortUpgrade(req, socket, EngineHttpError.FORBIDDEN);
       return;
