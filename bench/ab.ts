@@ -1,16 +1,18 @@
 /**
  * An interleaved comparison of servers (not part of `npm run bench`). Every server named runs at
  * once, each with its own load generator, and the measured phase alternates between them, the
- * order reversed every other repetition: what drifts with the machine (other tenants, the host)
- * falls on all of them alike, which runs minutes apart cannot promise. Prints each server's
- * median server CPU per operation, its spread, and its ratio to the first server's.
+ * order reversed every other repetition (so --reps must be even): what drifts with the machine
+ * (other tenants, the host) falls on all of them alike, which runs minutes apart cannot promise.
+ * Prints each server's median server CPU per operation, its spread, and its ratio to the first
+ * server's. The ratios are the result; the figures themselves carry the set-up below.
  *
  *   npx tsx bench/ab.ts <polling|reconnect> <server>,<server>[,...] [--reps 8] [--n 3000] [--ms 1500]
  *
- * polling    100 long-polling sessions doing `ack` round trips for --ms ms (after 300 ms not
- *            counted): server CPU per round trip
+ * polling    100 long-polling sessions join, do `ack` round trips for 300 ms and then for --ms ms,
+ *            and leave: the server's CPU for all of it over the round trips of the --ms ms (the
+ *            first 300 ms alone add a fifth to the figure at the default --ms, alike for every server)
  * reconnect  --n websocket clients connect to the warm server (128 handshakes in flight), then
- *            close: server CPU per connection
+ *            close: the server's CPU for the connects over --n
  *
  * A server is a file of bench/servers/: a copy of one with a single thing changed is a variant to
  * compare. A server whose name starts with `mojo-app` gets session cookies first, as in the benchmark.
@@ -33,10 +35,11 @@ const names = (list ?? '').split(',').filter(Boolean);
 const reps = Number(values.reps);
 const n = Number(values.n);
 const ms = Number(values.ms);
-if ((phase !== 'polling' && phase !== 'reconnect') || names.length === 0) throw new Error(USAGE);
+if (positionals.length !== 2 || (phase !== 'polling' && phase !== 'reconnect') || names.length < 2) throw new Error(USAGE);
 for (const [option, value] of Object.entries({ reps, n, ms })) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`--${option} must be a whole number of at least 1\n${USAGE}`);
 }
+if (reps % 2 !== 0) throw new Error(`--reps must be even, so that each server goes first as often as last\n${USAGE}`);
 for (const name of names) {
   if (['control', 'profiling'].includes(name) || !existsSync(path.join(REPO, 'bench', 'servers', `${name}.ts`))) {
     throw new Error(`no server bench/servers/${name}.ts\n${USAGE}`);
