@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, request, type ClientRequest } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { WebSocket } from 'ws';
 import { EngineServer, type Socket } from '../framework/index.ts';
-import { collect, connect, connected, connectPair, emitWithReply, once, startServer, waitFor, withTimeout, type ClientSocket, type TestServer } from './support/realtime.ts';
+import { RawPolling, RawWebSocket, http } from './support/raw-client.ts';
+import { collect, connect, connected, connectPair, emitWithReply, once, startServer, waitFor, type ClientSocket, type TestServer } from './support/realtime.ts';
 
 const require = createRequire(import.meta.url);
 const clientDist = join(dirname(require.resolve('socket.io-client/package.json')), 'dist');
@@ -47,22 +47,6 @@ async function assertTwoWayTraffic(client: ClientSocket): Promise<void> {
   const pushed = once(client, 'pushed');
   client.emit('push', 'from the server');
   assert.deepEqual(await pushed, ['from the server']);
-}
-
-/** One plain HTTP request (its own connection); resolves with the body of a 200, rejects on anything else. */
-function plain(url: string, body?: string): { req: ClientRequest; answer: Promise<string> } {
-  let req!: ClientRequest;
-  const answer = new Promise<string>((resolve, reject) => {
-    req = request(url, { method: body === undefined ? 'GET' : 'POST', agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${url} answered ${res.statusCode}: ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-  return { req, answer: withTimeout(answer, `an answer from ${url}`) };
 }
 
 describe('transports', () => {
@@ -219,20 +203,19 @@ describe('transports', () => {
     it("wait in the server's one queue, which an answer and a dropped request both leave", async () => {
       const server = await startServer({ maxPollDuration: 60_000 });
       const held = server.io.engine.heldPolls!;
-      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
-      const poll = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      const session = await RawPolling.open(`${server.url}/socket.io/`);
 
-      const first = plain(poll);
+      const first = session.get();
       await waitFor(() => held.length === 1, 'the GET to be held');
       // Joining the main namespace: its CONNECT reply answers the held GET.
-      assert.equal(await plain(poll, '40').answer, 'ok');
-      assert.match(await first.answer, /^40\{"sid":"/);
+      assert.equal((await session.post('40')).body, 'ok');
+      assert.match((await first).body, /^40\{"sid":"/);
       assert.equal(held.length, 0, 'an answered GET leaves the queue');
 
-      const second = plain(poll);
-      second.answer.catch(() => {});
+      const second = session.get();
+      second.catch(() => {});
       await waitFor(() => held.length === 1, 'the next GET to be held');
-      second.req.destroy();
+      session.abort();
       await waitFor(() => server.io.engine.clientsCount === 0, 'the session to end with its GET');
       assert.equal(held.length, 0, 'a GET that went away leaves the queue');
     });
@@ -246,12 +229,12 @@ describe('transports', () => {
       server.http.prependListener('request', (req, res) => {
         if (req.url?.includes('sid=')) answered.push(new WeakRef(res));
       });
-      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
+      const session = await RawPolling.open(`${server.url}/socket.io/`);
       for (let i = 0; i < 3; i++) {
-        const poll = plain(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+        const poll = session.get();
         await waitFor(() => held.length === 1, 'the GET to be held');
-        server.io.engine.clients.get(sid)!.send(`hi ${i}`);
-        assert.equal(await poll.answer, `4hi ${i}`);
+        server.io.engine.clients.get(session.sid)!.send(`hi ${i}`);
+        assert.equal((await poll).body, `4hi ${i}`);
       }
       assert.equal(answered.length, 3);
       await waitFor(() => {
@@ -263,22 +246,21 @@ describe('transports', () => {
     it('are answered with the close packet when the server closes, leaving the queue empty', async () => {
       const server = await startServer({ maxPollDuration: 60_000 });
       const held = server.io.engine.heldPolls!;
-      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
-      const poll = plain(`${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`);
+      const session = await RawPolling.open(`${server.url}/socket.io/`);
+      const poll = session.get();
       await waitFor(() => held.length === 1, 'the GET to be held');
       server.io.close();
-      assert.equal(await poll.answer, '1');
+      assert.equal((await poll).body, '1');
       assert.equal(held.length, 0);
     });
 
     it('are answered with a noop after maxPollDuration, and the next one waits its full time again', async () => {
       const server = await startServer({ maxPollDuration: 50 });
       const held = server.io.engine.heldPolls!;
-      const { sid } = JSON.parse((await plain(`${server.url}/socket.io/?EIO=4&transport=polling`).answer).slice(1)) as { sid: string };
-      const poll = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+      const session = await RawPolling.open(`${server.url}/socket.io/`);
       for (let i = 0; i < 3; i++) {
         const started = Date.now();
-        assert.equal(await plain(poll).answer, '6');
+        assert.equal((await session.get()).body, '6');
         assert.ok(Date.now() - started >= 45, `held about 50 ms, not ${Date.now() - started}`);
         assert.equal(held.length, 0);
       }
@@ -294,23 +276,16 @@ describe('transports', () => {
     it('starts no session from a request or an upgrade a host still hands it', async (t) => {
       const engine = new EngineServer();
       engine.close();
-      const http = createServer((req, res) => engine.handleRequest(req, res));
-      http.on('upgrade', (req, socket, head) => engine.handleUpgrade(req, socket, head));
-      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      const host = createServer((req, res) => engine.handleRequest(req, res));
+      host.on('upgrade', (req, socket, head) => engine.handleUpgrade(req, socket, head));
+      await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
       t.after(() => {
-        http.closeAllConnections();
-        http.close();
+        host.closeAllConnections();
+        host.close();
       });
-      const base = `127.0.0.1:${(http.address() as AddressInfo).port}/engine.io/?EIO=4`;
-      await assert.rejects(plain(`http://${base}&transport=polling`).answer, /answered 400/);
-      const ws = new WebSocket(`ws://${base}&transport=websocket`);
-      ws.on('error', () => {}); // terminated below before it ever opened
-      const status = await withTimeout(
-        new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))),
-        'the upgrade to be refused',
-      );
-      ws.terminate();
-      assert.equal(status, 400);
+      const base = `127.0.0.1:${(host.address() as AddressInfo).port}/engine.io/?EIO=4`;
+      assert.equal((await http(`http://${base}&transport=polling`)).status, 400);
+      assert.equal((await RawWebSocket.refused(`ws://${base}&transport=websocket`)).status, 400);
       assert.equal(engine.clientsCount, 0);
       assert.equal(engine.heartbeats.pings.length, 0);
     });

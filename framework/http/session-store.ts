@@ -179,13 +179,8 @@ export class SqliteSessionStore extends session.Store {
     }
     let row = live.get(sid);
     if (row === undefined || row.userId !== null || row.expires <= now || now !== this.#versionCheckedAt) {
-      const version = this.#dataVersion.get()!;
       this.#versionCheckedAt = now;
-      if (version !== this.#liveVersion) {
-        live.clear();
-        this.#liveVersion = version;
-        row = undefined;
-      }
+      if (!this.#catchUp()) row = undefined;
     }
     if (row === undefined) {
       try {
